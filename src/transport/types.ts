@@ -1,0 +1,23 @@
+// How Raft messages move between nodes. Messages are one-way and best effort:
+// the core retries whatever matters, so a transport may drop, but must never
+// corrupt, a message. Messages to one peer are delivered in send order unless
+// a test transport is told to reorder them.
+
+import type { Message, NodeId } from "../raft/core/types.ts";
+
+export interface Peer {
+  id: NodeId;
+  address: string;
+}
+
+export interface Transport {
+  /** The address peers dial to reach this node. */
+  readonly localAddress: string;
+  /** Starts accepting messages; `deliver` is called once per received message. */
+  start(deliver: (message: Message) => void): Promise<void>;
+  /** Queues a message for `to`; never throws for an unreachable peer. */
+  send(to: Peer, message: Message): void;
+  /** Called when a peer cannot be reached (connect failed or connection lost). */
+  onUnreachable?: (peer: NodeId) => void;
+  close(): Promise<void>;
+}
