@@ -108,7 +108,10 @@ export interface AppendRequest extends MessageBase {
 export interface AppendResponse extends MessageBase {
   type: "appendResp";
   success: boolean;
-  /** On success: the index of the last entry now known to match the leader's. */
+  /**
+   * On success: the index of the last entry now known to match the leader's.
+   * On rejection: the prevIndex that was rejected (lets the leader ignore stale rejections).
+   */
   matchIndex: number;
   /** On rejection: a hint for fast backtracking (§5.3, the "accelerated log backtracking" optimisation). */
   conflictIndex: number;
@@ -185,8 +188,10 @@ export interface Ready {
   /** Persist before sending any message in this batch. */
   hardState?: HardState;
   /**
-   * A snapshot received from the leader: persist it, restore the state
-   * machine from it, and drop log entries it covers, before `entries`.
+   * A snapshot received from the leader: persist it and restore the state
+   * machine from it, then REPLACE the whole stored log: delete every stored
+   * entry and store `entries`, which then holds every entry the core kept
+   * after the snapshot (possibly none).
    */
   snapshot?: Snapshot;
   /** Append to stable storage; any stored entries at or after entries[0].index are replaced. */
