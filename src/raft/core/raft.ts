@@ -525,8 +525,18 @@ export class RaftCore {
     if (this.role !== "Leader") throw new NotLeaderError(this.leader);
   }
 
+  /**
+   * Whether this node may campaign. A voter in the latest configuration may;
+   * so may one whose demotion or removal is appended but not yet committed:
+   * otherwise a node holding the only up-to-date copy of that change could
+   * refuse to campaign while the others cannot win without it (found by
+   * simulation). Votes are still counted in the candidate's latest
+   * configuration, so quorums overlap as §4.1 requires.
+   */
   private promotable(): boolean {
-    return this.isVoterNow(this.id);
+    if (this.isVoterNow(this.id)) return true;
+    const latest = this.configs.latest();
+    return latest.index > this.commit && isVoter(this.configs.at(this.commit).configuration, this.id);
   }
 
   // ---- elections ---------------------------------------------------------------
