@@ -1,0 +1,7 @@
+import { MemoryStorage } from "../../src/storage/memory-storage.ts";
+import { logStoreSuite } from "./log-store.case.ts";
+
+logStoreSuite("MemoryStorage", () => ({
+  create: () => new MemoryStorage(),
+  cleanup: () => {},
+}));
