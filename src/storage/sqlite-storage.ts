@@ -24,7 +24,14 @@ const KNOWN_TYPES: ReadonlySet<number> = new Set(Object.values(EntryTypes));
 
 /** Opens (or creates) the Raft database at `path`; throws a StorageError naming the file if it cannot be trusted. */
 export function openSqliteStorage(path: string): RaftStorage {
-  return new SqliteStorage(path, openRaftDatabase(path));
+  const db = openRaftDatabase(path);
+  try {
+    return new SqliteStorage(path, db);
+  } catch (error) {
+    // Loading the bounds found damage: release the file (and its lock) before reporting it.
+    db.close(true);
+    throw translateSqliteError(path, error);
+  }
 }
 
 class SqliteStorage implements RaftStorage {

@@ -99,6 +99,8 @@ describe("SqliteStorage on a damaged or foreign file", () => {
     const error = openError();
     expect(error).toBeInstanceOf(CorruptLogError);
     expect((error as CorruptLogError).index).toBe(5);
+    // The failed open released the file: an operator's repair tool can open it.
+    tamper("SELECT 1");
   });
 
   it("refuses to open when the newest entry is damaged", () => {
