@@ -100,7 +100,7 @@ describe("SqliteStorage on a damaged or foreign file", () => {
     expect(error).toBeInstanceOf(CorruptLogError);
     expect((error as CorruptLogError).index).toBe(5);
     // The failed open released the file: an operator's repair tool can open it.
-    tamper("SELECT 1");
+    tamper("DELETE FROM log WHERE idx > 4");
   });
 
   it("refuses to open when the newest entry is damaged", () => {
