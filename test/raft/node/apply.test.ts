@@ -1,0 +1,190 @@
+// Writes and reads through the leader: apply futures, NotLeaderError with the
+// leader's address, barrier, ReadIndex (§6.4) and the leader lease (§6.4.1).
+
+import { describe, expect, it } from "bun:test";
+import { LeadershipLostError, NotLeaderError, TimeoutError } from "../../../src/raft/errors.ts";
+import type { CommittedCommand } from "../../../src/raft/fsm.ts";
+import { ListFSM, bytes, makeCluster, waitFor } from "../harness.ts";
+
+/** Records how commands arrived, to show that one turn's commands reach applyBatch together. */
+class BatchFSM extends ListFSM {
+  batches: number[] = [];
+  applyBatch(entries: CommittedCommand[]): unknown[] {
+    this.batches.push(entries.length);
+    return entries.map((e) => this.apply(e));
+  }
+}
+
+describe("Apply", () => {
+  it("resolves with the index and the state machine's response, once applied on the leader", async () => {
+    const c = await makeCluster(3);
+    try {
+      const leader = await c.leader();
+      const r = await leader.apply(bytes("a"));
+      expect(r.response).toEqual({ position: 1, command: "a" });
+      expect(r.index).toBe(leader.stats().appliedIndex);
+      await c.waitForReplication(r.index);
+      expect(await c.ensureSame()).toEqual(["a"]);
+    } finally {
+      await c.shutdown();
+    }
+  });
+
+  it("keeps the order of concurrent proposals and commits one turn's proposals together (group commit)", async () => {
+    const c = await makeCluster(3, { fsm: () => new BatchFSM() });
+    try {
+      const leader = await c.leader();
+      const commands = Array.from({ length: 200 }, (_, i) => `c${i}`);
+      const results = await Promise.all(commands.map((cmd) => leader.apply(bytes(cmd))));
+      const indexes = results.map((r) => r.index);
+      expect(indexes).toEqual([...indexes].sort((a, b) => a - b));
+      expect(results.map((r) => (r.response as { command: string }).command)).toEqual(commands);
+      await c.waitForReplication(indexes.at(-1)!);
+      expect(await c.ensureSame()).toEqual(commands);
+      const fsm = c.fsm(leader.id) as BatchFSM;
+      expect(Math.max(...fsm.batches)).toBeGreaterThan(1);
+    } finally {
+      await c.shutdown();
+    }
+  });
+
+  it("rejects with what the state machine threw, and carries on", async () => {
+    const c = await makeCluster(1);
+    try {
+      const leader = await c.leader();
+      await expect(leader.apply(bytes("fail:bad"))).rejects.toThrow("refused fail:bad");
+      const r = await leader.apply(bytes("ok"));
+      expect(r.response).toEqual({ position: 1, command: "ok" });
+    } finally {
+      await c.shutdown();
+    }
+  });
+
+  it("fails fast on a follower with NotLeaderError naming the leader and its address", async () => {
+    const c = await makeCluster(3);
+    try {
+      const leader = await c.leader();
+      const follower = c.nodes().find((n) => n !== leader)!;
+      await waitFor("the follower to know the leader", () => follower.leader()?.id === leader.id);
+      const calls: [string, () => Promise<unknown>][] = [
+        ["apply", () => follower.apply(bytes("x"))],
+        ["barrier", () => follower.barrier()],
+        ["verifyLeader", () => follower.verifyLeader()],
+        ["readIndex", () => follower.readIndex()],
+        ["leaseRead", () => follower.leaseRead()],
+        ["addVoter", () => follower.addVoter("n9", "mem://n9")],
+        ["removeServer", () => follower.removeServer(leader.id)],
+        ["leadershipTransfer", () => follower.leadershipTransfer()],
+      ];
+      for (const [name, call] of calls) {
+        const error = await call().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error, name).toBeInstanceOf(NotLeaderError);
+        const e = error as NotLeaderError;
+        expect(e.code).toBe("NOT_LEADER");
+        expect(e.leader).toBe(leader.id);
+        expect(e.leaderAddress).toBe(`mem://${leader.id}`);
+      }
+    } finally {
+      await c.shutdown();
+    }
+  });
+
+  it("times out with TimeoutError when a quorum cannot be reached in time", async () => {
+    const c = await makeCluster(3, { electionTicks: 50 });
+    try {
+      const leader = await c.leader();
+      c.partition(leader.id);
+      const started = Date.now();
+      const error = await leader.apply(bytes("lost"), { timeoutMs: 50 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TimeoutError);
+      expect((error as TimeoutError).code).toBe("TIMEOUT");
+      expect(Date.now() - started).toBeLessThan(1_000);
+    } finally {
+      await c.shutdown();
+    }
+  });
+
+  it("rejects with LeadershipLostError when the leader steps down with the entry in flight", async () => {
+    const c = await makeCluster(3);
+    try {
+      const leader = await c.leader();
+      c.partition(leader.id);
+      const error = await leader.apply(bytes("in-flight"), { timeoutMs: 5_000 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(LeadershipLostError);
+      expect((error as LeadershipLostError).code).toBe("LEADERSHIP_LOST");
+    } finally {
+      await c.shutdown();
+    }
+  });
+});
+
+describe("Barrier", () => {
+  it("resolves once every entry the leader had is applied", async () => {
+    const c = await makeCluster(3);
+    try {
+      const leader = await c.leader();
+      const pending = ["a", "b", "c"].map((s) => leader.apply(bytes(s)));
+      const index = await leader.barrier();
+      expect(index).toBeGreaterThanOrEqual((await pending[2]!).index);
+      expect(c.fsm(leader.id).items).toEqual(["a", "b", "c"]);
+    } finally {
+      await c.shutdown();
+    }
+  });
+});
+
+describe("Linearizable reads", () => {
+  it("verifyLeader resolves on a connected leader and fails on one cut off from the majority", async () => {
+    const c = await makeCluster(3);
+    try {
+      const leader = await c.leader();
+      await leader.verifyLeader();
+      c.partition(leader.id);
+      const error = await leader.verifyLeader({ timeoutMs: 3_000 }).catch((e: unknown) => e);
+      expect(error instanceof LeadershipLostError || error instanceof TimeoutError).toBe(true);
+    } finally {
+      await c.shutdown();
+    }
+  });
+
+  it("readIndex resolves at or after every acknowledged write, with it applied locally", async () => {
+    const c = await makeCluster(3);
+    try {
+      const leader = await c.leader();
+      const { index } = await leader.apply(bytes("w"));
+      const readAt = await leader.readIndex();
+      expect(readAt).toBeGreaterThanOrEqual(index);
+      expect(leader.stats().appliedIndex).toBeGreaterThanOrEqual(readAt);
+      expect(c.fsm(leader.id).items).toContain("w");
+    } finally {
+      await c.shutdown();
+    }
+  });
+
+  it("readIndex on a single node resolves without a round trip", async () => {
+    const c = await makeCluster(1);
+    try {
+      const leader = await c.leader();
+      const { index } = await leader.apply(bytes("w"));
+      expect(await leader.readIndex()).toBeGreaterThanOrEqual(index);
+    } finally {
+      await c.shutdown();
+    }
+  });
+
+  it("leaseRead serves at or after the last acknowledged write", async () => {
+    const c = await makeCluster(3);
+    try {
+      const leader = await c.leader();
+      const { index } = await leader.apply(bytes("w"));
+      const readAt = await leader.leaseRead();
+      expect(readAt).toBeGreaterThanOrEqual(index);
+      expect(leader.stats().appliedIndex).toBeGreaterThanOrEqual(readAt);
+    } finally {
+      await c.shutdown();
+    }
+  });
+});
