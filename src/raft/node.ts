@@ -8,28 +8,27 @@
 // whole turn, i.e. group commit), THEN sends messages, THEN applies committed
 // entries and settles the futures waiting on them. Passes never overlap.
 
-import { decodeConfiguration } from "./core/configuration.ts";
-import { NotLeaderError as CoreNotLeaderError, RaftError } from "./core/errors.ts";
+import { NotLeaderError as CoreNotLeaderError } from "./core/errors.ts";
 import { RaftCore, type CoreOptions } from "./core/raft.ts";
 import { seededRandom } from "./core/random.ts";
 import {
-  EntryType,
   type Configuration,
   type CoreStatus,
-  type Entry,
   type MembershipChange,
   type Message,
   type NodeId,
   type Ready,
   type Role,
-  type Snapshot,
   type SnapshotMeta,
 } from "./core/types.ts";
-import { FatalNodeError, LeadershipLostError, LeadershipTransferError, NotLeaderError, ShutdownError } from "./errors.ts";
-import type { CommittedCommand, FSM } from "./fsm.ts";
+import { FatalNodeError, LeadershipTransferError, NotLeaderError, ShutdownError } from "./errors.ts";
+import { Applier } from "./apply.ts";
+import type { FSM } from "./fsm.ts";
+import { Futures, type ApplyResult } from "./futures.ts";
 import { silentLogger, type Logger } from "./logger.ts";
-import { recover } from "./recovery.ts";
-import { Mutex, WaiterRegistry, type Waiter } from "./waiters.ts";
+import { Mutex } from "./mutex.ts";
+import { recover, type Recovered } from "./recovery.ts";
+import { Snapshotter } from "./snapshotter.ts";
 import type { RaftStorage, SnapshotStore } from "../storage/types.ts";
 import type { Peer, Transport } from "../transport/types.ts";
 
@@ -61,16 +60,11 @@ export interface RaftNodeOptions {
 }
 
 export type NodeState = Role | "Shutdown";
+export type { ApplyResult };
 
 export interface LeaderInfo {
   id: NodeId;
   address: string;
-}
-
-export interface ApplyResult {
-  index: number;
-  /** What the state machine's apply returned. */
-  response: unknown;
 }
 
 export interface CallOptions {
@@ -98,43 +92,20 @@ export interface NodeStats {
 
 type Listener<T> = (value: T, previous: T) => void;
 
-interface ApplyWaiter {
-  term: number;
-  waiter: Waiter<ApplyResult>;
-}
-
-interface IndexWaiter {
-  index: number;
-  waiter: Waiter<number>;
-  /** Rejected when leadership is lost (a barrier); a confirmed read stays valid and only waits for apply. */
-  leaderOnly: boolean;
-}
-
-interface Condition {
-  /** Returns a value to resolve with, undefined to keep waiting, or throws to reject. */
-  poll: () => unknown;
-  waiter: Waiter<unknown>;
-}
-
 export class RaftNode {
   readonly id: NodeId;
   private readonly storage: RaftStorage;
-  private readonly snapshots: SnapshotStore;
   private readonly transport: Transport;
-  private readonly fsm: FSM;
   private readonly logger: Logger;
   private readonly tickMs: number;
   private readonly electionTicks: number;
-  private readonly snapshotThreshold: number;
-  private readonly snapshotIntervalMs: number;
-  private readonly trailingLogs: number;
   private readonly defaultTimeoutMs: number;
 
-  private readonly waiters = new WaiterRegistry();
-  private readonly applies = new Map<number, ApplyWaiter>();
-  private readonly indexWaiters = new Set<IndexWaiter>();
-  private readonly reads = new Map<number, { waiter: Waiter<number>; thenApply: boolean }>();
-  private readonly conditions = new Set<Condition>();
+  private readonly futures = new Futures((e) => this.translate(e));
+  private readonly applier: Applier;
+  private readonly snapshotter: Snapshotter;
+  /** Term of the last entry handed out as committed: the leader may change membership once it equals its term. */
+  private committedTerm = 0;
   private nextReadId = 1;
 
   private readonly stateListeners = new Set<Listener<NodeState>>();
@@ -147,42 +118,38 @@ export class RaftNode {
   private readonly addresses = new Map<NodeId, string>();
   private addressesAt = -1;
 
-  /** Last index applied to the state machine, and the term of the last entry handed out as committed. */
-  private applied: number;
-  private committedTerm = 0;
-  private appliedConfiguration: { configuration: Configuration; index: number };
-  /** Meta of a snapshot taken now: the last command applied (later no-op/config entries do not change the FSM). */
-  private fsmPoint: SnapshotMeta;
-
   private readonly loop = new Mutex();
   private passScheduled = false;
   private passRunning = false;
   private closed = false;
   private shutdownDone: Promise<void> | undefined;
-  private snapshotting: Promise<SnapshotMeta> | undefined;
   private ticker: ReturnType<typeof setInterval> | undefined;
-  private snapshotTimer: ReturnType<typeof setTimeout> | undefined;
 
   private constructor(
     private readonly core: RaftCore,
     options: RaftNodeOptions,
-    recovered: { applied: number; appliedConfiguration: { configuration: Configuration; index: number }; fsmPoint: SnapshotMeta },
+    recovered: Recovered,
   ) {
     this.id = options.id;
     this.storage = options.storage;
-    this.snapshots = options.snapshots;
     this.transport = options.transport;
-    this.fsm = options.fsm;
     this.logger = options.logger ?? silentLogger;
     this.tickMs = options.tickMs ?? 50;
     this.electionTicks = options.electionTicks ?? 10;
-    this.snapshotThreshold = options.snapshotThreshold ?? 8192;
-    this.snapshotIntervalMs = options.snapshotIntervalMs ?? 30_000;
-    this.trailingLogs = options.trailingLogs ?? 10_240;
     this.defaultTimeoutMs = options.timeoutMs ?? 10_000;
-    this.applied = recovered.applied;
-    this.appliedConfiguration = recovered.appliedConfiguration;
-    this.fsmPoint = recovered.fsmPoint;
+    this.applier = new Applier(options.fsm, this.logger, recovered, (e, outcome) => this.futures.entryApplied(e, outcome));
+    this.snapshotter = new Snapshotter({
+      core,
+      storage: options.storage,
+      snapshots: options.snapshots,
+      fsm: options.fsm,
+      applier: this.applier,
+      loop: this.loop,
+      logger: this.logger,
+      threshold: options.snapshotThreshold ?? 8192,
+      intervalMs: options.snapshotIntervalMs ?? 30_000,
+      trailingLogs: options.trailingLogs ?? 10_240,
+    });
   }
 
   /** Loads the node's state from storage, restores the state machine and starts the loop. */
@@ -202,7 +169,7 @@ export class RaftNode {
     const node = new RaftNode(core, options, recovered);
     await node.start();
     const st = core.status();
-    logger.info("raft node opened", { id: options.id, term: st.term, commit: st.commitIndex, applied: node.applied, lastIndex: st.lastIndex, snapshot: st.snapshotIndex });
+    logger.info("raft node opened", { id: options.id, term: st.term, commit: st.commitIndex, applied: node.applier.applied, lastIndex: st.lastIndex, snapshot: st.snapshotIndex });
     return node;
   }
 
@@ -216,7 +183,7 @@ export class RaftNode {
     await this.transport.start((m: Message, from?: Peer) => this.deliver(m, from));
     this.refreshAddresses(this.core.status());
     this.ticker = setInterval(() => this.tick(), this.tickMs);
-    this.scheduleSnapshotCheck();
+    this.snapshotter.start();
     // Committed entries the state machine does not have yet are replayed by the first pass.
     this.schedule();
   }
@@ -245,14 +212,15 @@ export class RaftNode {
     this.core.bootstrap(configuration);
     this.refreshAddresses(this.core.status());
     this.schedule();
-    await this.waitUntil("bootstrap", this.defaultTimeoutMs, () => (this.storage.log.lastIndex() >= 1 ? true : undefined));
+    await this.futures.until("bootstrap", this.defaultTimeoutMs, () => (this.storage.log.lastIndex() >= 1 ? true : undefined));
   }
 
   /** Replicates a command; resolves once it is committed and applied here, with the state machine's response. */
   async apply(command: Uint8Array, options: CallOptions = {}): Promise<ApplyResult> {
     this.ensureOpen();
     const at = this.call(() => this.core.propose(command));
-    return this.waitForEntry("apply", at, options.timeoutMs);
+    this.schedule();
+    return this.futures.forEntry("apply", at, this.timeout(options.timeoutMs));
   }
 
   /** Leader only: resolves (with that index) once every entry in the leader's log when called is applied here. */
@@ -260,7 +228,7 @@ export class RaftNode {
     this.ensureOpen();
     const st = this.core.status();
     if (st.role !== "Leader") throw this.notLeader(st);
-    return this.waitForApplied("barrier", st.lastIndex, true, options.timeoutMs);
+    return this.futures.forApplied("barrier", st.lastIndex, this.applier.applied, true, this.timeout(options.timeoutMs));
   }
 
   /** Leader only: resolves once a quorum confirmed this node is still the leader (one heartbeat round). */
@@ -286,7 +254,7 @@ export class RaftNode {
     this.ensureOpen();
     const index = this.call(() => this.core.leaseRead());
     if (index === null) return this.readIndex(options);
-    return this.waitForApplied("leaseRead", index, false, options.timeoutMs);
+    return this.futures.forApplied("leaseRead", index, this.applier.applied, false, this.timeout(options.timeoutMs));
   }
 
   addVoter(id: NodeId, address: string, prevIndex = 0, timeoutMs?: number): Promise<{ index: number }> {
@@ -316,7 +284,7 @@ export class RaftNode {
     this.call(() => this.core.transferLeadership(to));
     this.schedule();
     const timeoutMs = options.timeoutMs ?? Math.max(this.defaultTimeoutMs, 3 * this.electionTicks * this.tickMs);
-    return this.waitUntil<LeaderInfo>("leadershipTransfer", timeoutMs, () => {
+    return this.futures.until<LeaderInfo>("leadershipTransfer", timeoutMs, () => {
       const st = this.core.status();
       if (st.role !== "Leader" && st.leader !== null && st.leader !== this.id) return this.leaderInfo(st.leader);
       if (st.role === "Leader" && st.transferTarget === null) {
@@ -335,15 +303,7 @@ export class RaftNode {
   /** Takes a snapshot now and compacts the log behind it; resolves with its meta (the existing one if nothing new was applied). */
   async snapshot(): Promise<SnapshotMeta> {
     this.ensureOpen();
-    while (this.snapshotting) await this.snapshotting.catch(() => undefined);
-    this.ensureOpen();
-    const run = this.takeSnapshot();
-    this.snapshotting = run;
-    try {
-      return await run;
-    } finally {
-      this.snapshotting = undefined;
-    }
+    return this.snapshotter.snapshot();
   }
 
   state(): NodeState {
@@ -364,7 +324,7 @@ export class RaftNode {
       term: st.term,
       leader: st.leader === null ? null : this.leaderInfo(st.leader),
       commitIndex: st.commitIndex,
-      appliedIndex: this.applied,
+      appliedIndex: this.applier.applied,
       firstIndex: st.firstIndex,
       lastIndex: st.lastIndex,
       snapshotIndex: st.snapshotIndex,
@@ -422,7 +382,7 @@ export class RaftNode {
   }
 
   private async handleReady(rd: Ready): Promise<void> {
-    if (rd.snapshot) await this.installSnapshot(rd.snapshot);
+    if (rd.snapshot) await this.snapshotter.install(rd.snapshot);
     try {
       const { log, stable } = this.storage;
       this.storage.transaction(() => {
@@ -440,34 +400,11 @@ export class RaftNode {
     if (rd.messages.length > 0) this.send(rd.messages);
     if (rd.committed.length > 0) {
       this.committedTerm = rd.committed[rd.committed.length - 1]!.term;
-      await this.applyCommitted(rd.committed);
+      await this.applier.apply(rd.committed);
     }
-    for (const id of rd.failedReads) this.reads.get(id)?.waiter.reject(new LeadershipLostError("confirming leadership for a read"));
-    for (const { id, index } of rd.readStates) {
-      const read = this.reads.get(id);
-      if (!read) continue;
-      this.reads.delete(id);
-      if (read.thenApply) this.moveToApplied(read.waiter, index);
-      else read.waiter.resolve(index);
-    }
-    this.settleApplied();
-  }
-
-  private async installSnapshot(snap: Snapshot): Promise<void> {
-    try {
-      await this.snapshots.create(snap.meta, snap.data);
-    } catch (error) {
-      throw new FatalNodeError(`storing the snapshot received at index ${snap.meta.index}`, error);
-    }
-    try {
-      await this.fsm.restore(snap.data);
-    } catch (error) {
-      throw new FatalNodeError(`restoring the state machine from the snapshot at index ${snap.meta.index}`, error);
-    }
-    this.applied = snap.meta.index;
-    this.appliedConfiguration = { configuration: snap.meta.configuration, index: snap.meta.configurationIndex };
-    this.fsmPoint = snap.meta;
-    this.logger.info("installed a snapshot from the leader", { index: snap.meta.index, term: snap.meta.term, bytes: snap.data.length });
+    for (const id of rd.failedReads) this.futures.readFailed(id);
+    for (const { id, index } of rd.readStates) this.futures.readConfirmed(id, index, this.applier.applied);
+    this.futures.appliedUpTo(this.applier.applied);
   }
 
   private send(messages: Message[]): void {
@@ -486,83 +423,6 @@ export class RaftNode {
     }
   }
 
-  /** Applies committed entries in order: runs of commands go to the FSM (in one applyBatch when it has one). */
-  private async applyCommitted(entries: Entry[]): Promise<void> {
-    let run: Entry[] = [];
-    for (const e of entries) {
-      if (e.type === EntryType.Command) {
-        run.push(e);
-        continue;
-      }
-      if (run.length > 0) await this.applyCommands(run);
-      run = [];
-      if (e.type === EntryType.Config) this.applyConfiguration(e);
-      this.applied = e.index;
-      this.settleEntry(e, { ok: true, value: undefined });
-    }
-    if (run.length > 0) await this.applyCommands(run);
-  }
-
-  private async applyCommands(entries: Entry[]): Promise<void> {
-    const commands: CommittedCommand[] = entries.map((e) => ({ index: e.index, term: e.term, data: e.data }));
-    if (this.fsm.applyBatch && commands.length > 1) {
-      let responses: unknown[];
-      try {
-        const out = this.fsm.applyBatch(commands);
-        responses = out instanceof Promise ? await out : out;
-      } catch (error) {
-        throw new FatalNodeError(`applying entries ${entries[0]!.index}..${entries[entries.length - 1]!.index} to the state machine`, error);
-      }
-      entries.forEach((e, i) => this.commandApplied(e, { ok: true, value: responses[i] }));
-      return;
-    }
-    for (let i = 0; i < entries.length; i++) {
-      let outcome: { ok: true; value: unknown } | { ok: false; error: unknown };
-      try {
-        const out = this.fsm.apply(commands[i]!);
-        outcome = { ok: true, value: out instanceof Promise ? await out : out };
-      } catch (error) {
-        // Deterministic on every node (the FSM contract), so it is the command's outcome, not a fault.
-        outcome = { ok: false, error };
-      }
-      this.commandApplied(entries[i]!, outcome);
-    }
-  }
-
-  private commandApplied(e: Entry, outcome: { ok: true; value: unknown } | { ok: false; error: unknown }): void {
-    this.applied = e.index;
-    const c = this.appliedConfiguration;
-    this.fsmPoint = { index: e.index, term: e.term, configuration: c.configuration, configurationIndex: c.index };
-    this.settleEntry(e, outcome);
-  }
-
-  private applyConfiguration(e: Entry): void {
-    const before = this.appliedConfiguration.configuration;
-    const after = decodeConfiguration(e.data);
-    this.appliedConfiguration = { configuration: after, index: e.index };
-    for (const s of after.servers) {
-      const old = before.servers.find((o) => o.id === s.id);
-      if (!old) this.logger.info("member added", { id: s.id, address: s.address, suffrage: s.suffrage, index: e.index });
-      else if (old.suffrage !== s.suffrage) this.logger.info("member changed suffrage", { id: s.id, suffrage: s.suffrage, index: e.index });
-    }
-    for (const o of before.servers) {
-      if (!after.servers.some((s) => s.id === o.id)) this.logger.info("member removed", { id: o.id, index: e.index });
-    }
-  }
-
-  /** Settles the apply() future for this index: only if the entry is the one it proposed (same term). */
-  private settleEntry(e: Entry, outcome: { ok: true; value: unknown } | { ok: false; error: unknown }): void {
-    const pending = this.applies.get(e.index);
-    if (!pending) return;
-    if (pending.term !== e.term) pending.waiter.reject(new LeadershipLostError("replicating the entry", e.index));
-    else if (outcome.ok) pending.waiter.resolve({ index: e.index, response: outcome.value });
-    else pending.waiter.reject(outcome.error);
-  }
-
-  private settleApplied(): void {
-    for (const w of this.indexWaiters) if (w.index <= this.applied) w.waiter.resolve(w.index);
-  }
-
   /** Role and leader changes: observers, logging, and failing what only a leader can finish. */
   private observe(): void {
     if (this.closed) return;
@@ -571,8 +431,7 @@ export class RaftNode {
     const lostLeadership = this.lastState === "Leader" && (st.role !== "Leader" || st.term !== this.leaderTerm);
     if (lostLeadership) {
       this.logger.info("lost leadership", { term: this.leaderTerm, newTerm: st.term, leader: st.leader });
-      for (const { waiter } of this.applies.values()) waiter.reject(new LeadershipLostError(waiter.operation));
-      for (const w of this.indexWaiters) if (w.leaderOnly) w.waiter.reject(new LeadershipLostError(w.waiter.operation));
+      this.futures.leadershipLost();
     }
     if (st.role === "Leader" && (this.lastState !== "Leader" || lostLeadership)) {
       this.leaderTerm = st.term;
@@ -588,7 +447,7 @@ export class RaftNode {
       this.lastLeader = st.leader;
       this.emit(this.leaderListeners, st.leader === null ? null : this.leaderInfo(st.leader), previous === null ? null : this.leaderInfo(previous));
     }
-    for (const c of this.conditions) this.pollCondition(c);
+    this.futures.pollAll();
   }
 
   private emit<T>(listeners: Set<Listener<T>>, value: T, previous: T): void {
@@ -613,60 +472,12 @@ export class RaftNode {
     return ms ?? this.defaultTimeoutMs;
   }
 
-  private waitForEntry(operation: string, at: { index: number; term: number }, timeoutMs?: number): Promise<ApplyResult> {
-    const waiter = this.waiters.create<ApplyResult>(operation, this.timeout(timeoutMs));
-    this.applies.set(at.index, { term: at.term, waiter });
-    waiter.cleanup = () => {
-      if (this.applies.get(at.index)?.waiter === waiter) this.applies.delete(at.index);
-    };
-    this.schedule();
-    return waiter.promise;
-  }
-
-  private waitForApplied(operation: string, index: number, leaderOnly: boolean, timeoutMs?: number): Promise<number> {
-    if (this.applied >= index) return Promise.resolve(index);
-    const waiter = this.waiters.create<number>(operation, this.timeout(timeoutMs));
-    const entry: IndexWaiter = { index, waiter, leaderOnly };
-    this.indexWaiters.add(entry);
-    waiter.cleanup = () => this.indexWaiters.delete(entry);
-    return waiter.promise;
-  }
-
-  private moveToApplied(waiter: Waiter<number>, index: number): void {
-    if (this.applied >= index) return waiter.resolve(index);
-    const entry: IndexWaiter = { index, waiter, leaderOnly: false };
-    this.indexWaiters.add(entry);
-    waiter.cleanup = () => this.indexWaiters.delete(entry);
-  }
-
   private async requestRead(operation: string, thenApply: boolean, timeoutMs?: number): Promise<number> {
     this.ensureOpen();
     const id = this.nextReadId++;
     this.call(() => this.core.readIndex(id));
-    const waiter = this.waiters.create<number>(operation, this.timeout(timeoutMs));
-    this.reads.set(id, { waiter, thenApply });
-    waiter.cleanup = () => this.reads.delete(id);
     this.schedule();
-    return waiter.promise;
-  }
-
-  /** Resolves with poll()'s first defined value, checked now and after every tick and pass; rejects if it throws. */
-  private waitUntil<T>(operation: string, timeoutMs: number, poll: () => T | undefined): Promise<T> {
-    const waiter = this.waiters.create<T>(operation, timeoutMs);
-    const c: Condition = { poll, waiter: waiter as Waiter<unknown> };
-    this.conditions.add(c);
-    waiter.cleanup = () => this.conditions.delete(c);
-    this.pollCondition(c);
-    return waiter.promise;
-  }
-
-  private pollCondition(c: Condition): void {
-    try {
-      const value = c.poll();
-      if (value !== undefined) c.waiter.resolve(value);
-    } catch (error) {
-      c.waiter.reject(this.translate(error));
-    }
+    return this.futures.forRead(operation, id, thenApply, this.timeout(timeoutMs));
   }
 
   private async changeMembership(change: MembershipChange, prevIndex: number, timeoutMs?: number): Promise<{ index: number }> {
@@ -676,7 +487,7 @@ export class RaftNode {
     // The core accepts one change at a time, and only once the leader has
     // committed an entry of its term: wait for that here rather than fail, and
     // propose synchronously inside the poll so concurrent calls queue up.
-    const at = await this.waitUntil(operation, this.timeout(timeoutMs), () => {
+    const at = await this.futures.until(operation, this.timeout(timeoutMs), () => {
       const st = this.core.status();
       if (st.role !== "Leader") throw this.notLeader(st);
       if (this.committedTerm !== st.term || st.configurationIndex > st.commitIndex) return undefined;
@@ -684,60 +495,11 @@ export class RaftNode {
       this.schedule();
       return proposed;
     });
-    if (at.index <= this.applied) return { index: at.index }; // already the configuration: nothing to do
+    if (at.index <= this.applier.applied) return { index: at.index }; // already the configuration: nothing to do
     const remaining = timeoutMs === 0 || (timeoutMs === undefined && this.defaultTimeoutMs === 0) ? 0 : Math.max(1, deadline - Date.now());
-    const { index } = await this.waitForEntry(operation, at, remaining);
+    this.schedule();
+    const { index } = await this.futures.forEntry(operation, at, remaining);
     return { index };
-  }
-
-  // ---- snapshots --------------------------------------------------------------------
-
-  private scheduleSnapshotCheck(): void {
-    if (this.closed || this.snapshotIntervalMs <= 0) return;
-    const delay = this.snapshotIntervalMs * (1 + Math.random());
-    this.snapshotTimer = setTimeout(() => {
-      void this.autoSnapshot().finally(() => this.scheduleSnapshotCheck());
-    }, delay);
-  }
-
-  private async autoSnapshot(): Promise<void> {
-    if (this.closed || this.snapshotting) return;
-    if (this.fsmPoint.index - this.core.status().snapshotIndex < this.snapshotThreshold) return;
-    try {
-      await this.snapshot();
-    } catch (error) {
-      if (!this.closed) this.logger.warn("automatic snapshot failed", { error: String(error) });
-    }
-  }
-
-  private async takeSnapshot(): Promise<SnapshotMeta> {
-    // The state machine must be exactly at fsmPoint while it copies itself: hold the loop.
-    const release = await this.loop.acquire();
-    let meta: SnapshotMeta;
-    let data: Uint8Array;
-    try {
-      this.ensureOpen();
-      meta = this.fsmPoint;
-      const current = this.core.status().snapshotIndex;
-      if (meta.index === 0 || meta.index <= current) {
-        const existing = (await this.snapshots.latest())?.stored.meta;
-        if (existing) return existing;
-        throw new RaftError("NOTHING_TO_SNAPSHOT", "the state machine has applied nothing yet, so there is nothing to snapshot");
-      }
-      data = await this.fsm.snapshot();
-    } finally {
-      release();
-    }
-    // Writing the file can be slow: the loop keeps running meanwhile.
-    await this.snapshots.create(meta, data);
-    this.ensureOpen();
-    // A no-op if a newer snapshot from the leader was installed meanwhile.
-    this.core.compact(meta.index, data, this.trailingLogs);
-    const cut = meta.index - this.trailingLogs;
-    const first = this.storage.log.firstIndex();
-    if (first > 0 && cut >= first) this.storage.transaction(() => this.storage.log.deleteRange(first, cut));
-    this.logger.info("snapshot taken", { index: meta.index, term: meta.term, bytes: data.length, compactedTo: Math.max(cut, first - 1) });
-    return meta;
   }
 
   // ---- helpers -------------------------------------------------------------------------
@@ -777,14 +539,14 @@ export class RaftNode {
     const previous = this.closed ? "Shutdown" : this.core.status().role;
     this.closed = true;
     clearInterval(this.ticker);
-    clearTimeout(this.snapshotTimer);
-    this.waiters.rejectAll(new ShutdownError(reason));
+    const snapshotsStopped = this.snapshotter.stop();
+    this.futures.rejectAll(new ShutdownError(reason));
     this.emit(this.stateListeners, "Shutdown", previous);
     this.shutdownDone = (async () => {
       // Let an in-flight pass or snapshot finish its I/O before closing the stores under it.
       const release = await this.loop.acquire();
       release();
-      await this.snapshotting?.catch(() => undefined);
+      await snapshotsStopped;
       try {
         await this.transport.close();
       } catch (error) {

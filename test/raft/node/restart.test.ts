@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { ShutdownError } from "../../../src/raft/errors.ts";
 import { FileSnapshotStore } from "../../../src/storage/file-snapshot-store.ts";
 import { openSqliteStorage } from "../../../src/storage/sqlite-storage.ts";
-import { ListFSM, bytes, makeCluster, waitFor } from "../harness.ts";
+import { ListFSM, bytes, makeCluster } from "../harness.ts";
 
 /** A state machine that survives restarts (like fsm.db) and says how far it got. */
 class PersistentListFSM extends ListFSM {
