@@ -62,7 +62,7 @@ export class Applier {
 
   private async applyCommands(entries: Entry[]): Promise<void> {
     const commands: CommittedCommand[] = entries.map((e) => ({ index: e.index, term: e.term, data: e.data }));
-    if (this.fsm.applyBatch && commands.length > 1) {
+    if (this.fsm.applyBatch) {
       let responses: unknown[];
       try {
         const out = this.fsm.applyBatch(commands);

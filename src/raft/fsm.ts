@@ -20,8 +20,11 @@ export interface FSM {
   apply(entry: CommittedCommand): unknown | Promise<unknown>;
   /**
    * Optional: applies many committed commands at once (e.g. in one SQLite
-   * transaction) and returns one response per command. Must be atomic: if it
-   * throws, none of them may have taken effect (the node then stops).
+   * transaction) and returns one response per command. When present it is
+   * used for every run of commands, however short, instead of apply. Must be
+   * atomic: if it throws, none of them may have taken effect (the node then
+   * stops, since it cannot tell a retry from a replay); report a command's
+   * own failure as its response instead.
    */
   applyBatch?(entries: CommittedCommand[]): unknown[] | Promise<unknown[]>;
   /** A consistent copy of the whole state; the node stores it and truncates the log behind it. */

@@ -180,7 +180,7 @@ export class RaftNode {
       this.schedule();
     };
     // `from` is optional: a transport that knows the sender's address passes it (see deliver).
-    await this.transport.start((m: Message, from?: Peer) => this.deliver(m, from));
+    await this.transport.start((m: Message, from?: Peer | string) => this.deliver(m, from));
     this.refreshAddresses(this.core.status());
     this.ticker = setInterval(() => this.tick(), this.tickMs);
     this.snapshotter.start();
@@ -190,11 +190,15 @@ export class RaftNode {
 
   // ---- inputs ---------------------------------------------------------------------
 
-  private deliver(message: Message, from?: Peer): void {
+  private deliver(message: Message, from?: Peer | string): void {
     if (this.closed) return;
     // A server being added has no configuration yet, so it cannot answer the
-    // leader unless the transport tells it where the message came from.
-    if (from && from.id === message.from && !this.addresses.has(from.id)) this.addresses.set(from.id, from.address);
+    // leader unless the transport tells it where the message came from (the
+    // sender's Peer, or just its address). Configurations take precedence.
+    if (from !== undefined && !this.addresses.has(message.from)) {
+      const address = typeof from === "string" ? from : from.id === message.from ? from.address : undefined;
+      if (address) this.addresses.set(message.from, address);
+    }
     this.core.step(message);
     this.schedule();
   }
@@ -383,6 +387,19 @@ export class RaftNode {
 
   private async handleReady(rd: Ready): Promise<void> {
     if (rd.snapshot) await this.snapshotter.install(rd.snapshot);
+    if (rd.snapshot || rd.entries.length > 0 || rd.hardState) this.persist(rd);
+    if (rd.messages.length > 0) this.send(rd.messages);
+    if (rd.committed.length > 0) {
+      this.committedTerm = rd.committed[rd.committed.length - 1]!.term;
+      await this.applier.apply(rd.committed);
+    }
+    for (const id of rd.failedReads) this.futures.readFailed(id);
+    for (const { id, index } of rd.readStates) this.futures.readConfirmed(id, index, this.applier.applied);
+    this.futures.appliedUpTo(this.applier.applied);
+  }
+
+  /** Snapshot log reset, entries and hard state in one transaction: one fsync for the whole turn. */
+  private persist(rd: Ready): void {
     try {
       const { log, stable } = this.storage;
       this.storage.transaction(() => {
@@ -397,14 +414,6 @@ export class RaftNode {
     } catch (error) {
       throw new FatalNodeError("persisting entries and hard state", error);
     }
-    if (rd.messages.length > 0) this.send(rd.messages);
-    if (rd.committed.length > 0) {
-      this.committedTerm = rd.committed[rd.committed.length - 1]!.term;
-      await this.applier.apply(rd.committed);
-    }
-    for (const id of rd.failedReads) this.futures.readFailed(id);
-    for (const { id, index } of rd.readStates) this.futures.readConfirmed(id, index, this.applier.applied);
-    this.futures.appliedUpTo(this.applier.applied);
   }
 
   private send(messages: Message[]): void {

@@ -4,7 +4,22 @@
 import { describe, expect, it } from "bun:test";
 import { LeadershipLostError, NotLeaderError, TimeoutError } from "../../../src/raft/errors.ts";
 import type { CommittedCommand } from "../../../src/raft/fsm.ts";
+import { MemoryStorage } from "../../../src/storage/memory-storage.ts";
+import type { RaftStorage } from "../../../src/storage/types.ts";
 import { ListFSM, bytes, makeCluster, waitFor } from "../harness.ts";
+
+/** Counts storage transactions: each is one fsync on SQLite. */
+function counting(storage: RaftStorage, counter: { transactions: number }): RaftStorage {
+  return {
+    log: storage.log,
+    stable: storage.stable,
+    transaction: (fn) => {
+      counter.transactions++;
+      return storage.transaction(fn);
+    },
+    close: () => storage.close(),
+  };
+}
 
 /** Records how commands arrived, to show that one turn's commands reach applyBatch together. */
 class BatchFSM extends ListFSM {
@@ -43,6 +58,21 @@ describe("Apply", () => {
       expect(await c.ensureSame()).toEqual(commands);
       const fsm = c.fsm(leader.id) as BatchFSM;
       expect(Math.max(...fsm.batches)).toBeGreaterThan(1);
+    } finally {
+      await c.shutdown();
+    }
+  });
+
+  it("group commit: proposals made in one turn are persisted in one transaction", async () => {
+    const counter = { transactions: 0 };
+    const c = await makeCluster(1, { storage: () => counting(new MemoryStorage(), counter) });
+    try {
+      const leader = await c.leader();
+      const before = counter.transactions;
+      const results = await Promise.all(Array.from({ length: 100 }, (_, i) => leader.apply(bytes(`g${i}`))));
+      expect(results).toHaveLength(100);
+      // One pass for the batch (a tick's pass may land in between): far fewer than one per proposal.
+      expect(counter.transactions - before).toBeLessThanOrEqual(3);
     } finally {
       await c.shutdown();
     }
@@ -183,6 +213,61 @@ describe("Linearizable reads", () => {
       const readAt = await leader.leaseRead();
       expect(readAt).toBeGreaterThanOrEqual(index);
       expect(leader.stats().appliedIndex).toBeGreaterThanOrEqual(readAt);
+    } finally {
+      await c.shutdown();
+    }
+  });
+});
+
+/** Applies after a macrotask, and records whether two applies ever overlapped. */
+class SlowFSM extends ListFSM {
+  inFlight = 0;
+  overlapped = false;
+  override async apply(entry: CommittedCommand): Promise<unknown> {
+    this.inFlight++;
+    if (this.inFlight > 1) this.overlapped = true;
+    await Bun.sleep(1);
+    try {
+      return super.apply(entry);
+    } finally {
+      this.inFlight--;
+    }
+  }
+}
+
+describe("An asynchronous state machine", () => {
+  it("is awaited one command at a time, in log order, while proposals keep arriving", async () => {
+    const c = await makeCluster(3, { fsm: () => new SlowFSM() });
+    try {
+      const leader = await c.leader();
+      const commands = Array.from({ length: 30 }, (_, i) => `s${i}`);
+      const results = await Promise.all(commands.map((cmd) => leader.apply(bytes(cmd))));
+      await c.waitForReplication(results.at(-1)!.index);
+      expect(await c.ensureSame()).toEqual(commands);
+      for (const n of c.nodes()) expect((c.fsm(n.id) as SlowFSM).overlapped).toBe(false);
+    } finally {
+      await c.shutdown();
+    }
+  });
+});
+
+describe("Stats", () => {
+  it("reports indexes, the configuration and, on the leader, each peer's progress", async () => {
+    const c = await makeCluster(3);
+    try {
+      const leader = await c.leader();
+      const { index } = await leader.apply(bytes("a"));
+      await c.waitForReplication(index);
+      await waitFor("the leader to see every follower match", () => leader.stats().peers.every((p) => p.match >= index));
+      const s = leader.stats();
+      expect(s).toMatchObject({ id: leader.id, state: "Leader", commitIndex: index, appliedIndex: index, lastIndex: index, firstIndex: 1, snapshotIndex: 0 });
+      expect(s.leader).toEqual({ id: leader.id, address: `mem://${leader.id}` });
+      expect(s.configuration.servers).toHaveLength(3);
+      expect(s.peers).toHaveLength(2);
+      for (const p of s.peers) expect(p.state).toBe("replicate");
+      const follower = c.nodes().find((n) => n !== leader)!.stats();
+      expect(follower.peers).toEqual([]);
+      expect(follower.lastContactMs).toBeLessThan(500);
     } finally {
       await c.shutdown();
     }

@@ -105,3 +105,24 @@ describe("Membership", () => {
     }
   });
 });
+
+describe("Membership logging", () => {
+  it("logs members added and removed once the change is applied", async () => {
+    const lines: { id: string; message: string; fields?: Record<string, unknown> }[] = [];
+    const c = await makeCluster(1, {
+      logger: (id) => ({ debug() {}, info: (message, fields) => lines.push({ id, message, fields }), warn() {}, error() {} }),
+    });
+    try {
+      const leader = await c.leader();
+      expect(lines.some((l) => l.id === "n1" && l.message === "became leader")).toBe(true);
+      const n2 = await c.add("n2");
+      await leader.addNonvoter("n2", n2.address);
+      await leader.removeServer("n2");
+      const events = lines.filter((l) => l.id === "n1" && l.message.startsWith("member")).map((l) => [l.message, l.fields?.id]);
+      expect(events).toContainEqual(["member added", "n2"]);
+      expect(events).toContainEqual(["member removed", "n2"]);
+    } finally {
+      await c.shutdown();
+    }
+  });
+});
