@@ -1,0 +1,70 @@
+// What a node loads on open, table-driven: the stored log is kept only where
+// it continues the newest snapshot (§5.3 Log Matching); a crash between
+// storing a leader's snapshot and replacing the log leaves entries that do not.
+
+import { describe, expect, it } from "bun:test";
+import { EntryType, type Entry } from "../../../src/raft/core/types.ts";
+import { silentLogger } from "../../../src/raft/logger.ts";
+import { recover } from "../../../src/raft/recovery.ts";
+import { MemorySnapshotStore } from "../../../src/storage/memory-snapshot-store.ts";
+import { MemoryStorage } from "../../../src/storage/memory-storage.ts";
+import { ListFSM, bytes } from "../harness.ts";
+
+const configuration = { servers: [{ id: "n1", address: "mem://n1", suffrage: "voter" as const }] };
+
+function entries(from: number, to: number, term: number): Entry[] {
+  const out: Entry[] = [];
+  for (let i = from; i <= to; i++) out.push({ index: i, term, type: EntryType.Command, data: bytes(`e${i}`) });
+  return out;
+}
+
+const cases: { name: string; log: [number, number, number] | null; snapshot: [number, number] | null; kept: [number, number] | null }[] = [
+  { name: "no snapshot: the whole log", log: [1, 10, 1], snapshot: null, kept: [1, 10] },
+  { name: "log continues the snapshot exactly", log: [6, 10, 1], snapshot: [5, 1], kept: [6, 10] },
+  { name: "trailing entries before the snapshot, matching term: keep what follows", log: [1, 10, 1], snapshot: [5, 1], kept: [6, 10] },
+  { name: "entry at the snapshot index has another term: discard", log: [1, 10, 1], snapshot: [5, 2], kept: null },
+  { name: "log entirely behind the snapshot: discard", log: [1, 4, 1], snapshot: [8, 1], kept: null },
+  { name: "a gap after the snapshot: discard", log: [9, 12, 1], snapshot: [5, 1], kept: null },
+  { name: "snapshot and no log", log: null, snapshot: [5, 1], kept: null },
+];
+
+describe("Recovery", () => {
+  for (const c of cases) {
+    it(c.name, async () => {
+      const storage = new MemoryStorage();
+      if (c.log) storage.log.storeEntries(entries(...c.log));
+      const snapshots = new MemorySnapshotStore();
+      const fsm = new ListFSM();
+      if (c.snapshot) {
+        const [index, term] = c.snapshot;
+        await snapshots.create({ index, term, configuration, configurationIndex: 1 }, bytes(JSON.stringify({ items: ["s"], lastIndex: index })));
+      }
+      const r = await recover(storage, snapshots, fsm, silentLogger);
+      const got = r.initial.entries!;
+      if (c.kept) expect([got[0]!.index, got.at(-1)!.index]).toEqual(c.kept);
+      else expect(got).toEqual([]);
+      if (!c.kept) expect(storage.log.lastIndex()).toBe(0);
+      expect(r.applied).toBe(c.snapshot?.[0] ?? 0);
+      expect(fsm.restores).toBe(c.snapshot ? 1 : 0);
+    });
+  }
+
+  it("skips restoring a persistent state machine already at or past the snapshot", async () => {
+    const storage = new MemoryStorage();
+    storage.log.storeEntries(entries(6, 10, 1));
+    const snapshots = new MemorySnapshotStore();
+    await snapshots.create({ index: 5, term: 1, configuration, configurationIndex: 1 }, bytes("{}"));
+    const fsm = Object.assign(new ListFSM(), { appliedIndex: () => 8 });
+    const r = await recover(storage, snapshots, fsm, silentLogger);
+    expect(fsm.restores).toBe(0);
+    expect(r.applied).toBe(8);
+    expect(r.fsmPoint).toMatchObject({ index: 8, term: 1, configurationIndex: 1 });
+  });
+
+  it("refuses a state machine ahead of the log", async () => {
+    const storage = new MemoryStorage();
+    storage.log.storeEntries(entries(1, 3, 1));
+    const fsm = Object.assign(new ListFSM(), { appliedIndex: () => 9 });
+    await expect(recover(storage, new MemorySnapshotStore(), fsm, silentLogger)).rejects.toMatchObject({ code: "CORRUPT_STATE" });
+  });
+});
