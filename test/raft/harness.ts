@@ -185,20 +185,30 @@ export class Cluster {
     return [...this.members.values()].flatMap((m) => (m.node ? [m.node] : []));
   }
 
-  /** Waits until exactly one live node leads and returns it (optionally among `among` only). */
-  leader(timeoutMs = 5_000, among?: NodeId[]): Promise<RaftNode> {
-    return waitFor(
-      "a single leader",
-      () => {
-        const candidates = this.nodes().filter((n) => !among || among.includes(n.id));
-        const leaders = candidates.filter((n) => n.state() === "Leader");
-        if (leaders.length !== 1) return undefined;
-        // Wait until the leader can serve (it committed its no-op), so tests can call it at once.
-        const l = leaders[0]!;
-        return l.stats().appliedIndex >= l.stats().lastIndex ? l : undefined;
-      },
-      timeoutMs,
-    );
+  /**
+   * Waits until exactly one live node (optionally among `among`) leads and
+   * can serve: a barrier on it succeeded, so its no-op is committed and
+   * applied and tests can call it at once.
+   */
+  async leader(timeoutMs = 5_000, among?: NodeId[]): Promise<RaftNode> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const left = deadline - Date.now();
+      const l = await waitFor(
+        "a single leader",
+        () => {
+          const leaders = this.nodes().filter((n) => (!among || among.includes(n.id)) && n.state() === "Leader");
+          return leaders.length === 1 ? leaders[0] : undefined;
+        },
+        Math.max(left, 1),
+      );
+      try {
+        await l.barrier({ timeoutMs: Math.max(1, Math.min(1_000, deadline - Date.now())) });
+        if (l.state() === "Leader") return l;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+      }
+    }
   }
 
   async followers(): Promise<RaftNode[]> {
