@@ -9,8 +9,7 @@ import { RaftNode, type RaftNodeOptions } from "../../src/raft/node.ts";
 import { MemorySnapshotStore } from "../../src/storage/memory-snapshot-store.ts";
 import { MemoryStorage } from "../../src/storage/memory-storage.ts";
 import type { RaftStorage, SnapshotStore } from "../../src/storage/types.ts";
-import type { Transport } from "../../src/transport/types.ts";
-import { TestNetwork } from "./test-network.ts";
+import { MemoryNetwork, type MemoryNetworkOptions } from "../../src/transport/memory-transport.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -88,6 +87,8 @@ export interface ClusterOptions {
   snapshotIntervalMs?: number;
   trailingLogs?: number;
   timeoutMs?: number;
+  /** Faults and seed of the MemoryNetwork (default: a perfect network). */
+  network?: MemoryNetworkOptions;
   /** Bootstrap every node with all of them as voters (default true). */
   bootstrap?: boolean;
   logger?: (id: NodeId) => Logger;
@@ -111,11 +112,14 @@ export interface Member {
 }
 
 export class Cluster {
-  readonly network = new TestNetwork();
+  /** Exposed so tests can change faults (setFaults), cut single links (disconnect) or read stats. */
+  readonly network: MemoryNetwork;
   readonly members = new Map<NodeId, Member>();
   private seed = 1;
 
-  private constructor(private readonly options: ClusterOptions) {}
+  private constructor(private readonly options: ClusterOptions) {
+    this.network = new MemoryNetwork(options.network);
+  }
 
   static async make(n: number, options: ClusterOptions = {}): Promise<Cluster> {
     const cluster = new Cluster(options);
@@ -149,7 +153,7 @@ export class Cluster {
       id: m.id,
       storage: m.storage ? durable(m.storage) : this.options.openStorage!(m.id),
       snapshots: m.snapshots,
-      transport: this.network.transport(m.id, m.address) as Transport,
+      transport: this.network.transport(m.address, m.id),
       fsm: m.fsm,
       tickMs: o.tickMs ?? 10,
       electionTicks: o.electionTicks ?? 10,
@@ -216,14 +220,13 @@ export class Cluster {
     return this.nodes().filter((n) => n !== l);
   }
 
-  /** Cuts every link between the given group and everyone else. */
+  /** Splits the network in two: the given nodes on one side, everyone else on the other (replaces any earlier partition). */
   partition(...group: NodeId[]): void {
-    const rest = [...this.members.keys()].filter((id) => !group.includes(id));
-    for (const a of group) for (const b of rest) this.network.cut(a, b);
+    this.network.partition([group]);
   }
 
   heal(): void {
-    this.network.healAll();
+    this.network.heal();
   }
 
   /** Waits until every live node (or the given ones) applied at least `index`. */

@@ -5,12 +5,22 @@
 import { describe, expect, it } from "bun:test";
 import { seededRandom } from "../../../src/raft/core/random.ts";
 import { NotLeaderError } from "../../../src/raft/errors.ts";
-import { bytes, makeCluster, waitFor } from "../harness.ts";
+import { bytes, makeCluster, type ClusterOptions } from "../harness.ts";
+
+import type { MemoryNetworkOptions } from "../../../src/transport/memory-transport.ts";
+
+const lossy: MemoryNetworkOptions = { dropRate: 0.05, duplicateRate: 0.05, delayMs: [0, 4], reorder: true, wire: true };
+const settings: [string, MemoryNetworkOptions, ClusterOptions][] = [
+  ["a perfect network", {}, {}],
+  ["a lossy network (drops, duplicates, delays, reordering, through the wire codec)", lossy, {}],
+  ["a lossy network, snapshotting every 20 entries (followers catch up by InstallSnapshot)", lossy, { snapshotThreshold: 20, snapshotIntervalMs: 10, trailingLogs: 5 }],
+];
 
 describe("Chaos", () => {
-  it("acknowledged writes survive random partitions and crashes", async () => {
-    const random = seededRandom(Number(process.env.CHAOS_SEED ?? 7));
-    const c = await makeCluster(5, { timeoutMs: 1_000 });
+  for (const [name, network, options] of settings) it(`acknowledged writes survive random partitions and crashes, on ${name}`, async () => {
+    const seed = Number(process.env.CHAOS_SEED ?? 7);
+    const random = seededRandom(seed);
+    const c = await makeCluster(5, { ...options, timeoutMs: 1_000, network: { ...network, seed } });
     const acknowledged: string[] = [];
     let stop = false;
     let seq = 0;
@@ -57,6 +67,7 @@ describe("Chaos", () => {
       expect(positions.every((p) => p >= 0)).toBe(true);
       expect(positions).toEqual([...positions].sort((a, b) => a - b));
       expect(new Set(items).size).toBe(items.length);
+      if (options.snapshotThreshold) expect(c.nodes().some((n) => n.stats().snapshotIndex > 0)).toBe(true);
     } finally {
       stop = true;
       await writer;
