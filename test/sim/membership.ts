@@ -17,12 +17,14 @@ export interface MembershipHost {
   readonly nodes: Map<NodeId, SimNode>;
   /** Creates a fresh, empty server (not bootstrapped) that the leader can add. */
   spawn(): SimNode | undefined;
+  /** Brings a removed server back (restarting it from its old disk if it was shut down) to be added again. */
+  revive(node: SimNode): void;
 }
 
 export class MembershipDriver {
   /** Ids that were in some committed configuration. */
   private readonly members = new Set<NodeId>();
-  /** Ids removed by a committed configuration: never re-added, possibly shut down. */
+  /** Ids removed by a committed configuration (and not re-added since): possibly shut down. */
   readonly removed = new Set<NodeId>();
   accepted = 0;
   private observedIndex = 0;
@@ -49,6 +51,19 @@ export class MembershipDriver {
           const node = this.spare(cfg) ?? this.host.spawn();
           if (!node) return undefined;
           return { kind: rng.chance(0.15) ? "addVoter" : "addNonvoter", id: node.id, address: "sim" };
+        },
+      ]);
+    }
+    const returning = [...this.removed].filter((id) => !cfg.servers.some((s) => s.id === id));
+    if (returning.length > 0 && cfg.servers.length < knobs.maxServers) {
+      // A removed server joins again with whatever its disk still holds: a stale,
+      // possibly conflicting log the leader must overwrite.
+      options.push([
+        1.5,
+        () => {
+          const node = this.host.nodes.get(rng.pick(returning))!;
+          this.host.revive(node);
+          return { kind: rng.chance(0.3) ? "addVoter" : "addNonvoter", id: node.id, address: "sim" };
         },
       ]);
     }
@@ -101,7 +116,10 @@ export class MembershipDriver {
     this.observedIndex = index;
     const now = new Set(committed.servers.map((s) => s.id));
     const gone: NodeId[] = [];
-    for (const id of now) this.members.add(id);
+    for (const id of now) {
+      this.members.add(id);
+      this.removed.delete(id);
+    }
     for (const id of this.members) {
       if (!now.has(id) && !this.removed.has(id)) {
         this.removed.add(id);

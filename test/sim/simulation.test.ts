@@ -23,7 +23,7 @@ function runRange(start: number, count: number, options: { nodes?: 3 | 5; steps?
 const TIMEOUT = 120_000;
 
 describe("simulation", () => {
-  // 2,000 seeds of ~2,500 events each, the size chosen by the seed (3 or 5 voters, some growing from 3 to 5).
+  // 2,000 seeds of ~4,000 events each, the size chosen by the seed (3 or 5 voters, some growing from 3 to 5).
   it("seeds 1-500 keep every invariant", () => runRange(1, 500), TIMEOUT);
   it("seeds 501-1000 keep every invariant", () => runRange(501, 500), TIMEOUT);
   it("seeds 1001-1500 keep every invariant (3 voters, often growing to 5)", () => runRange(1001, 500, { nodes: 3 }), TIMEOUT);

@@ -25,7 +25,12 @@ export interface SimOptions {
   nodes?: 3 | 5;
   /** Events in the fault phase. */
   steps?: number;
-  /** Ticks the healed phase may take before liveness is declared lost. */
+  /**
+   * Ticks the healed phase may go without progress (an entry stored or
+   * applied anywhere, a snapshot chunk acknowledged) before liveness is
+   * declared lost. Catching up is allowed to be slow (one 97-byte chunk or
+   * one entry per round trip), never to stall.
+   */
   livenessTicks?: number;
   /** More crashes, partitions and message loss. */
   heavy?: boolean;
@@ -53,8 +58,10 @@ export interface SimResult {
   failure?: { invariant: string; detail: string };
 }
 
-export const DEFAULT_STEPS = 2500;
-export const DEFAULT_LIVENESS_TICKS = 400;
+export const DEFAULT_STEPS = 4000;
+export const DEFAULT_LIVENESS_TICKS = 200;
+/** However much progress is made, the healed phase must converge within this many ticks. */
+export const MAX_HEALED_TICKS = 5000;
 const encoder = new TextEncoder();
 
 export function simulate(options: SimOptions): SimResult {
@@ -74,6 +81,7 @@ class Simulation implements DriverContext {
   private proposals = 0;
   private readSeq = 0;
   private crashes = 0;
+  private snapshotAcks = 0;
   private readonly pendingReads = new Map<number, { node: NodeId; incarnation: number; required: number }>();
   private nextNodeNumber = 1;
 
@@ -160,6 +168,13 @@ class Simulation implements DriverContext {
     this.nodes.set(node.id, node);
     this.note(`spawn ${node.id} (empty)`);
     return node;
+  }
+
+  revive(node: SimNode): void {
+    if (!node.retired) return;
+    node.retired = false;
+    this.note(`revive ${node.id} from its old disk to add it again`);
+    node.restart(this.checker);
   }
 
   // ---- the loop ------------------------------------------------------------------
@@ -394,6 +409,7 @@ class Simulation implements DriverContext {
     const fate = !to?.core ? " [dropped: down]" : this.net.blocked(m.from, m.to) ? " [dropped: cut]" : "";
     this.event(`deliver ${describeMessage(m)}${got.duplicated ? " (duplicated)" : ""}${fate}`);
     if (fate || !to?.core) return;
+    if (m.type === "snapshotResp" && m.accepted) this.snapshotAcks++;
     to.core.step(m);
     if (tornCrash > 0 && this.rng.chance(tornCrash)) {
       // Crash between the fsync and the reply: its effects are durable, nobody hears of them.
@@ -452,9 +468,11 @@ class Simulation implements DriverContext {
       // Without Pre-Vote or leader stickiness nothing stops a removed server
       // that never heard of its removal from deposing leader after leader with
       // ever higher terms (dissertation §4.2.3): the operator must shut it down.
+      const listed = new Set<NodeId>();
+      for (const n of this.liveNodes()) for (const srv of n.core!.status().configuration.servers) listed.add(srv.id);
       for (const id of this.membership.removed) {
         const n = this.nodes.get(id);
-        if (!n?.live) continue;
+        if (!n?.live || listed.has(id)) continue; // being added back
         this.event(`shut down ${id} (removed; no Pre-Vote or CheckQuorum to fence it off)`);
         n.crash(this.now);
         n.retired = true;
@@ -462,14 +480,24 @@ class Simulation implements DriverContext {
     }
     this.afterEvent();
 
-    const deadline = this.now + (this.options.livenessTicks ?? DEFAULT_LIVENESS_TICKS);
+    const idleLimit = this.options.livenessTicks ?? DEFAULT_LIVENESS_TICKS;
+    const hardDeadline = this.now + MAX_HEALED_TICKS;
+    let lastProgress = { at: this.now, mark: this.progressMark() };
     const accepted: { index: number; term: number; data: string; leader: NodeId }[] = [];
     // Proposals go to a leader that has been settled for a whole election
     // timeout: a transfer started before the heal (its TimeoutNow may still be
     // in flight after the leader gave up on it) could otherwise legitimately
     // depose it and discard what it accepted.
     let stable = { leader: "", term: 0, since: this.now };
-    while (this.now < deadline) {
+    for (;;) {
+      const mark = this.progressMark();
+      if (mark !== lastProgress.mark) lastProgress = { at: this.now, mark };
+      if (this.now - lastProgress.at > idleLimit) {
+        throw new InvariantViolation("Liveness", `no progress for ${idleLimit} ticks after healing; ${this.describeCluster(accepted)}`);
+      }
+      if (this.now > hardDeadline) {
+        throw new InvariantViolation("Liveness", `no convergence within ${MAX_HEALED_TICKS} ticks of healing; ${this.describeCluster(accepted)}`);
+      }
       this.round();
       const leader = this.topLeader();
       if (!leader) continue;
@@ -489,7 +517,13 @@ class Simulation implements DriverContext {
       }
       if (settled && this.converged(st.committedConfiguration, st.commitIndex, accepted)) return;
     }
-    throw new InvariantViolation("Liveness", `no convergence within ${this.options.livenessTicks ?? DEFAULT_LIVENESS_TICKS} ticks of healing; ${this.describeCluster(accepted)}`);
+  }
+
+  /** Changes whenever anything moves: entries stored or applied, commit indexes, snapshot chunks acknowledged. */
+  private progressMark(): string {
+    let sum = 0;
+    for (const n of this.nodes.values()) sum += n.lastIndex() + n.fsm.lastIndex + (n.disk.hardState?.commit ?? 0);
+    return `${sum}/${this.snapshotAcks}`;
   }
 
   /** Delivers everything due (one event each), then ticks. */
