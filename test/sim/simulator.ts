@@ -82,7 +82,7 @@ class Simulation implements DriverContext {
   private readSeq = 0;
   private crashes = 0;
   private snapshotAcks = 0;
-  private readonly pendingReads = new Map<number, { node: NodeId; incarnation: number; required: number }>();
+  private readonly pendingReads = new Map<number, { node: NodeId; required: number }>();
   private nextNodeNumber = 1;
 
   constructor(private readonly options: SimOptions) {
@@ -306,7 +306,7 @@ class Simulation implements DriverContext {
         const required = this.maxCommit();
         this.event(`readIndex #${id} at ${leader.id} (required ${required})`);
         leader.readIndex(id);
-        this.pendingReads.set(id, { node: leader.id, incarnation: 0, required });
+        this.pendingReads.set(id, { node: leader.id, required });
         return;
       }
       case "leaseRead": {
@@ -464,20 +464,6 @@ class Simulation implements DriverContext {
     this.net.heal();
     this.net.faults = { loss: 0, duplicate: 0, maxDelay: Math.min(this.knobs.faults.maxDelay, 2) };
     for (const n of this.nodes.values()) if (!n.live && !n.retired) this.restart(n);
-    if (!this.knobs.core.preVote && !this.knobs.core.checkQuorum) {
-      // Without Pre-Vote or leader stickiness nothing stops a removed server
-      // that never heard of its removal from deposing leader after leader with
-      // ever higher terms (dissertation §4.2.3): the operator must shut it down.
-      const listed = new Set<NodeId>();
-      for (const n of this.liveNodes()) for (const srv of n.core!.status().configuration.servers) listed.add(srv.id);
-      for (const id of this.membership.removed) {
-        const n = this.nodes.get(id);
-        if (!n?.live || listed.has(id)) continue; // being added back
-        this.event(`shut down ${id} (removed; no Pre-Vote or CheckQuorum to fence it off)`);
-        n.crash(this.now);
-        n.retired = true;
-      }
-    }
     this.afterEvent();
 
     const idleLimit = this.options.livenessTicks ?? DEFAULT_LIVENESS_TICKS;
@@ -502,6 +488,7 @@ class Simulation implements DriverContext {
       const leader = this.topLeader();
       if (!leader) continue;
       const st = leader.status();
+      this.fenceRemoved(st.configuration);
       const settled = st.commitIndex === st.lastIndex && st.transferTarget === null && st.configurationIndex <= st.commitIndex;
       if (!settled || stable.leader !== st.id || stable.term !== st.term) stable = { leader: settled ? st.id : "", term: st.term, since: this.now };
       if (accepted.length === 0) {
@@ -516,6 +503,24 @@ class Simulation implements DriverContext {
         continue;
       }
       if (settled && this.converged(st.committedConfiguration, st.commitIndex, accepted)) return;
+    }
+  }
+
+  /**
+   * Without Pre-Vote or leader stickiness (CheckQuorum) nothing stops a
+   * removed server that has not learnt its removal was committed from
+   * deposing leader after leader with ever higher terms (dissertation
+   * §4.2.3); an operator must shut it down, so the simulation does, unless
+   * the leader's latest configuration is adding it back.
+   */
+  private fenceRemoved(latest: Configuration): void {
+    if (this.knobs.core.preVote || this.knobs.core.checkQuorum) return;
+    for (const id of this.membership.removed) {
+      const n = this.nodes.get(id);
+      if (!n?.live || latest.servers.some((s) => s.id === id)) continue;
+      this.event(`shut down ${id} (removed; no Pre-Vote or CheckQuorum to fence it off)`);
+      n.crash(this.now);
+      n.retired = true;
     }
   }
 
