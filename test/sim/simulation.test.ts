@@ -49,6 +49,8 @@ describe("simulation", () => {
     [869, {}],
     // a removed server left running, with neither Pre-Vote nor CheckQuorum to fence it off.
     [222, {}],
+    // the same, while a stale follower still listed the removed server in its old configuration.
+    [2417, {}],
   ] as const)("hand-picked seed %d", (seed, options) => {
     const { report } = runSeed(seed, options);
     if (report) throw new Error(report);
