@@ -1,0 +1,318 @@
+// The wire format of every Raft message, and of the transport's own hello.
+//
+//   frame   = u32 length-of-rest | u8 version (1) | u8 kind | payload | u32 CRC-32(version, kind, payload)
+//   payload = string from | string to | f64 term | kind-specific fields
+//   string  = u32 byte length | UTF-8 bytes;  blob = u32 length | bytes
+//
+// Big-endian throughout. Numbers (index, term, offsets, seq) are float64:
+// exact for every integer a JS number can hold, so no BigInt on the hot path.
+// Entries in `append` and the data of `snapshot` chunks are raw bytes; only
+// the rarely sent Configuration travels as JSON.
+
+import type { Configuration, Entry, EntryType, Message, MessageType, SnapshotMeta } from "../raft/core/types.ts";
+import { FrameError } from "./frame-error.ts";
+import { ByteReader, ByteWriter, utf8 } from "./wire-buffer.ts";
+
+export const WIRE_VERSION = 1;
+/** Length prefix + version + kind + CRC: the bytes every frame has besides its payload. */
+export const FRAME_OVERHEAD = 10;
+
+/**
+ * The first frame on every outbound connection: the dialer's advertised
+ * address, so the receiver can pass `from` to deliver (a server being added
+ * has no configuration yet and would not know where to answer).
+ */
+export interface Hello {
+  type: "hello";
+  address: string;
+}
+
+/** What a frame carries: a Raft message, or the transport's hello. */
+export type Frame = Message | Hello;
+
+/** Kind bytes. Never renumber: they are on the wire. */
+export const FrameKind = {
+  hello: 0,
+  vote: 1,
+  voteResp: 2,
+  append: 3,
+  appendResp: 4,
+  heartbeat: 5,
+  heartbeatResp: 6,
+  snapshot: 7,
+  snapshotResp: 8,
+  timeoutNow: 9,
+} as const satisfies Record<MessageType | "hello", number>;
+
+const ENTRY_FIXED = 8 + 8 + 1 + 4; // index, term, type, data length
+
+// Node ids and addresses repeat in every message; encoding them once saves a
+// TextEncoder call per string on the hot path. Bounded so a stream of
+// unusual ids cannot grow it without limit.
+const stringCache = new Map<string, Uint8Array>();
+function cachedUtf8(s: string): Uint8Array {
+  let b = stringCache.get(s);
+  if (b === undefined) {
+    if (stringCache.size >= 1024) stringCache.clear();
+    b = utf8(s);
+    stringCache.set(s, b);
+  }
+  return b;
+}
+
+function configurationJson(c: Configuration): Uint8Array {
+  return utf8(JSON.stringify(c));
+}
+
+/** Payload bytes after the common header (from, to, term). */
+function bodySize(m: Frame, configJson: Uint8Array | null): number {
+  switch (m.type) {
+    case "hello":
+      return 0;
+    case "vote":
+      return 1 + 8 + 8 + 1;
+    case "voteResp":
+      return 2;
+    case "append": {
+      let n = 8 * 4 + 4;
+      for (const e of m.entries) n += ENTRY_FIXED + e.data.length;
+      return n;
+    }
+    case "appendResp":
+      return 1 + 8 * 5;
+    case "heartbeat":
+      return 16;
+    case "heartbeatResp":
+      return 8;
+    case "snapshot":
+      return 8 * 3 + 4 + (configJson?.length ?? 0) + 8 + 8 + 1 + 4 + m.data.length;
+    case "snapshotResp":
+      return 8 + 8 + 1 + 1;
+    case "timeoutNow":
+      return 0;
+  }
+}
+
+function writeBody(w: ByteWriter, m: Frame, configJson: Uint8Array | null): void {
+  switch (m.type) {
+    case "hello":
+    case "timeoutNow":
+      return;
+    case "vote":
+      w.bool(m.preVote);
+      w.f64(m.lastLogIndex);
+      w.f64(m.lastLogTerm);
+      w.bool(m.transfer);
+      return;
+    case "voteResp":
+      w.bool(m.preVote);
+      w.bool(m.granted);
+      return;
+    case "append":
+      w.f64(m.prevIndex);
+      w.f64(m.prevTerm);
+      w.f64(m.commit);
+      w.f64(m.seq);
+      w.u32(m.entries.length);
+      for (const e of m.entries) {
+        w.f64(e.index);
+        w.f64(e.term);
+        w.u8(e.type);
+        w.blob(e.data);
+      }
+      return;
+    case "appendResp":
+      w.bool(m.success);
+      w.f64(m.matchIndex);
+      w.f64(m.conflictIndex);
+      w.f64(m.conflictTerm);
+      w.f64(m.lastIndex);
+      w.f64(m.seq);
+      return;
+    case "heartbeat":
+      w.f64(m.commit);
+      w.f64(m.seq);
+      return;
+    case "heartbeatResp":
+      w.f64(m.seq);
+      return;
+    case "snapshot":
+      w.f64(m.meta.index);
+      w.f64(m.meta.term);
+      w.f64(m.meta.configurationIndex);
+      w.blob(configJson ?? new Uint8Array(0));
+      w.f64(m.offset);
+      w.f64(m.size);
+      w.bool(m.done);
+      w.blob(m.data);
+      return;
+    case "snapshotResp":
+      w.f64(m.index);
+      w.f64(m.nextOffset);
+      w.bool(m.installed);
+      w.bool(m.accepted);
+      return;
+  }
+}
+
+/** One complete frame (length prefix included), ready to write to a socket. */
+export function encodeFrame(m: Frame): Uint8Array {
+  // The hello has no from/to/term; it reuses the header's first string for the address.
+  const from = cachedUtf8(m.type === "hello" ? m.address : m.from);
+  const to = cachedUtf8(m.type === "hello" ? "" : m.to);
+  const configJson = m.type === "snapshot" ? configurationJson(m.meta.configuration) : null;
+  const payload = 4 + from.length + 4 + to.length + 8 + bodySize(m, configJson);
+  const out = new Uint8Array(FRAME_OVERHEAD + payload);
+  const w = new ByteWriter(out, 0);
+  w.u32(out.length - 4);
+  w.u8(WIRE_VERSION);
+  w.u8(FrameKind[m.type]);
+  w.blob(from);
+  w.blob(to);
+  w.f64(m.type === "hello" ? 0 : m.term);
+  writeBody(w, m, configJson);
+  w.u32(Bun.hash.crc32(out.subarray(4, w.pos)));
+  return out;
+}
+
+/** Encodes a Raft message as one frame. */
+export function encodeMessage(m: Message): Uint8Array {
+  return encodeFrame(m);
+}
+
+// ---- decoding ---------------------------------------------------------------
+
+const KNOWN_KINDS: ReadonlySet<number> = new Set(Object.values(FrameKind));
+
+export function isKnownKind(kind: number): boolean {
+  return KNOWN_KINDS.has(kind);
+}
+
+const ENTRY_TYPES: ReadonlySet<number> = new Set([0, 1, 2]);
+
+function readEntries(r: ByteReader): Entry[] {
+  const count = r.u32("entry count");
+  // Every entry needs at least ENTRY_FIXED bytes; checking first stops a
+  // forged count from looping billions of times before the reads fail.
+  if (count * ENTRY_FIXED > r.remaining) {
+    throw new FrameError("TRUNCATED", `payload too short for ${count} entries (${r.remaining} bytes left)`);
+  }
+  const entries: Entry[] = [];
+  for (let i = 0; i < count; i++) {
+    const index = r.f64("entry index");
+    const term = r.f64("entry term");
+    const type = r.u8("entry type");
+    if (!ENTRY_TYPES.has(type)) throw new FrameError("BAD_PAYLOAD", `entry ${index} has unknown type ${type}`);
+    entries.push({ index, term, type: type as EntryType, data: r.blob("entry data") });
+  }
+  return entries;
+}
+
+function isConfiguration(v: unknown): v is Configuration {
+  if (typeof v !== "object" || v === null) return false;
+  const servers: unknown = (v as { servers?: unknown }).servers;
+  if (!Array.isArray(servers)) return false;
+  return servers.every((s: unknown) => {
+    if (typeof s !== "object" || s === null) return false;
+    const { id, address, suffrage } = s as Record<string, unknown>;
+    return typeof id === "string" && typeof address === "string" && (suffrage === "voter" || suffrage === "nonvoter");
+  });
+}
+
+function readMeta(r: ByteReader): SnapshotMeta {
+  const index = r.f64("snapshot index");
+  const term = r.f64("snapshot term");
+  const configurationIndex = r.f64("snapshot configuration index");
+  const json = r.string("snapshot configuration");
+  let configuration: unknown;
+  try {
+    configuration = JSON.parse(json);
+  } catch (error) {
+    throw new FrameError("BAD_PAYLOAD", `snapshot configuration is not JSON: ${String(error)}`);
+  }
+  if (!isConfiguration(configuration)) throw new FrameError("BAD_PAYLOAD", "snapshot configuration has no valid servers list");
+  return { index, term, configuration, configurationIndex };
+}
+
+/**
+ * Decodes the payload of one frame whose length, version and CRC were
+ * already checked; `start`..`end` spans the payload only.
+ */
+export function decodePayload(kind: number, bytes: Uint8Array, start: number, end: number): Frame {
+  if (!isKnownKind(kind)) throw new FrameError("UNKNOWN_KIND", `unknown message kind ${kind}`);
+  const r = new ByteReader(bytes, start, end);
+  const from = r.string("from");
+  const to = r.string("to");
+  const term = r.f64("term");
+  let frame: Frame;
+  switch (kind) {
+    case FrameKind.hello:
+      frame = { type: "hello", address: from };
+      break;
+    case FrameKind.vote:
+      frame = {
+        type: "vote", from, to, term,
+        preVote: r.bool("preVote"),
+        lastLogIndex: r.f64("lastLogIndex"),
+        lastLogTerm: r.f64("lastLogTerm"),
+        transfer: r.bool("transfer"),
+      };
+      break;
+    case FrameKind.voteResp:
+      frame = { type: "voteResp", from, to, term, preVote: r.bool("preVote"), granted: r.bool("granted") };
+      break;
+    case FrameKind.append:
+      frame = {
+        type: "append", from, to, term,
+        prevIndex: r.f64("prevIndex"),
+        prevTerm: r.f64("prevTerm"),
+        commit: r.f64("commit"),
+        seq: r.f64("seq"),
+        entries: readEntries(r),
+      };
+      break;
+    case FrameKind.appendResp:
+      frame = {
+        type: "appendResp", from, to, term,
+        success: r.bool("success"),
+        matchIndex: r.f64("matchIndex"),
+        conflictIndex: r.f64("conflictIndex"),
+        conflictTerm: r.f64("conflictTerm"),
+        lastIndex: r.f64("lastIndex"),
+        seq: r.f64("seq"),
+      };
+      break;
+    case FrameKind.heartbeat:
+      frame = { type: "heartbeat", from, to, term, commit: r.f64("commit"), seq: r.f64("seq") };
+      break;
+    case FrameKind.heartbeatResp:
+      frame = { type: "heartbeatResp", from, to, term, seq: r.f64("seq") };
+      break;
+    case FrameKind.snapshot:
+      frame = {
+        type: "snapshot", from, to, term,
+        meta: readMeta(r),
+        offset: r.f64("offset"),
+        size: r.f64("size"),
+        done: r.bool("done"),
+        data: r.blob("snapshot data"),
+      };
+      break;
+    case FrameKind.snapshotResp:
+      frame = {
+        type: "snapshotResp", from, to, term,
+        index: r.f64("index"),
+        nextOffset: r.f64("nextOffset"),
+        installed: r.bool("installed"),
+        accepted: r.bool("accepted"),
+      };
+      break;
+    case FrameKind.timeoutNow:
+      frame = { type: "timeoutNow", from, to, term };
+      break;
+    default:
+      throw new FrameError("UNKNOWN_KIND", `unknown message kind ${kind}`);
+  }
+  r.expectEnd(frame.type);
+  return frame;
+}
