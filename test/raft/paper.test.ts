@@ -233,6 +233,39 @@ describe("§6.4 Read-only queries", () => {
     net.tickAll(9);
     expect(net.core(leader).status().role === "Leader" ? net.core(leader).leaseRead() : null).toBeNull();
   });
+
+  it("§6.4.1 a follower restarted at once still refuses votes for an election timeout, so a lease it granted holds", () => {
+    // The lease rests on the acknowledging followers not voting for anyone
+    // else within an election timeout. A follower that crashes and restarts
+    // at once has forgotten its leader; without this rule it votes straight
+    // away, a new leader commits, and the old one serves a stale lease read.
+    const net = CoreNetwork.bootstrapped(3, { electionTicks: 10 });
+    const leader = net.elect();
+    const [acker, other] = [...net.cores.keys()].filter((id) => id !== leader) as [string, string];
+    net.core(leader).propose(bytes("before"));
+    net.tickAll(2);
+    const staleCommit = net.core(leader).commit;
+    // `other` stops hearing the leader and times out; its campaigns fail while `acker` follows the leader.
+    net.dropFilter = (m) => m.from === leader && m.to === other;
+    net.tickAll(25);
+    expect(net.core(leader).leaseRead()).toBe(staleCommit);
+
+    net.dropFilter = undefined;
+    net.isolate(leader);
+    net.restart(acker);
+    net.core(other).campaign();
+    net.drain();
+    net.tickAll(2);
+    // Within the lease nobody else may lead, so nothing new can commit.
+    expect(net.core(acker).status().role === "Leader" || net.core(other).status().role === "Leader").toBe(false);
+    expect(net.core(leader).leaseRead()).toBe(staleCommit);
+
+    // Once the lease has lapsed the others elect a leader and carry on.
+    net.tickAll(30);
+    const successor = net.leader()!;
+    expect(successor).not.toBe(leader);
+    expect(net.core(leader).status().role === "Leader" ? net.core(leader).leaseRead() : null).toBeNull();
+  });
 });
 
 describe("§7 Log compaction", () => {

@@ -86,6 +86,13 @@ export class RaftCore {
   now = 0;
   electionElapsed = 0;
   heartbeatElapsed = 0;
+  /**
+   * Restarted with state on disk: we may have acknowledged a leader's
+   * heartbeat just before crashing, and that leader may be serving lease reads
+   * on it. So for the first election timeout after a restart we refuse votes
+   * as if we still heard from a leader (§6.4.1; the lease assumes it).
+   */
+  private restartedWithState = false;
   private randomizedElectionTimeout = 0;
   private votes = new Map<NodeId, boolean>();
 
@@ -124,6 +131,7 @@ export class RaftCore {
       throw new RaftError("BAD_OPTIONS", "heartbeatTicks must be smaller than electionTicks");
     }
     this.restore(initial);
+    this.restartedWithState = this.term > 0;
     this.resetElectionTimer();
   }
 
@@ -173,7 +181,8 @@ export class RaftCore {
       if (m.type === "vote") {
         // Leader stickiness (§4.2.3): while we hear from a leader, ignore
         // disruptive candidates, unless the leader itself handed over.
-        const inLease = this.settings.checkQuorum && this.leader !== null && this.electionElapsed < this.settings.electionTicks;
+        const heardLeader = this.leader !== null || (this.restartedWithState && this.now < this.settings.electionTicks);
+        const inLease = this.settings.checkQuorum && heardLeader && this.electionElapsed < this.settings.electionTicks;
         if (inLease && !m.transfer) return;
       }
       const keepTerm = (m.type === "vote" && m.preVote) || (m.type === "voteResp" && m.preVote && m.granted);
