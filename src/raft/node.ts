@@ -29,6 +29,7 @@ import { silentLogger, type Logger } from "./logger.ts";
 import { Mutex } from "./mutex.ts";
 import { recover, type Recovered } from "./recovery.ts";
 import { Snapshotter } from "./snapshotter.ts";
+import { TickClock } from "./tick-clock.ts";
 import type { RaftStorage, SnapshotStore } from "../storage/types.ts";
 import type { Peer, Transport } from "../transport/types.ts";
 
@@ -124,6 +125,7 @@ export class RaftNode {
   private closed = false;
   private shutdownDone: Promise<void> | undefined;
   private ticker: ReturnType<typeof setInterval> | undefined;
+  private readonly clock: TickClock;
 
   private constructor(
     private readonly core: RaftCore,
@@ -137,6 +139,7 @@ export class RaftNode {
     this.tickMs = options.tickMs ?? 50;
     this.electionTicks = options.electionTicks ?? 10;
     this.defaultTimeoutMs = options.timeoutMs ?? 10_000;
+    this.clock = new TickClock(this.tickMs, 3 * this.electionTicks);
     this.applier = new Applier(options.fsm, this.logger, recovered, (e, outcome) => this.futures.entryApplied(e, outcome));
     this.snapshotter = new Snapshotter({
       core,
@@ -152,25 +155,36 @@ export class RaftNode {
     });
   }
 
-  /** Loads the node's state from storage, restores the state machine and starts the loop. */
+  /**
+   * Loads the node's state from storage, restores the state machine and starts
+   * the loop. The node owns the storage and the transport from here on: it
+   * closes them on shutdown, and also when opening fails.
+   */
   static async open(options: RaftNodeOptions): Promise<RaftNode> {
     const logger = options.logger ?? silentLogger;
-    const recovered = await recover(options.storage, options.snapshots, options.fsm, logger);
-    const core = new RaftCore(
-      {
-        ...options.core,
-        id: options.id,
-        electionTicks: options.electionTicks ?? 10,
-        heartbeatTicks: options.heartbeatTicks ?? 1,
-        random: seededRandom(options.seed ?? Math.floor(Math.random() * 2 ** 32)),
-      },
-      recovered.initial,
-    );
-    const node = new RaftNode(core, options, recovered);
-    await node.start();
-    const st = core.status();
-    logger.info("raft node opened", { id: options.id, term: st.term, commit: st.commitIndex, applied: node.applier.applied, lastIndex: st.lastIndex, snapshot: st.snapshotIndex });
-    return node;
+    let node: RaftNode | undefined;
+    try {
+      const recovered = await recover(options.storage, options.snapshots, options.fsm, logger);
+      const core = new RaftCore(
+        {
+          ...options.core,
+          id: options.id,
+          electionTicks: options.electionTicks ?? 10,
+          heartbeatTicks: options.heartbeatTicks ?? 1,
+          random: seededRandom(options.seed ?? Math.floor(Math.random() * 2 ** 32)),
+        },
+        recovered.initial,
+      );
+      node = new RaftNode(core, options, recovered);
+      await node.start();
+      const st = core.status();
+      logger.info("raft node opened", { id: options.id, term: st.term, commit: st.commitIndex, applied: node.applier.applied, lastIndex: st.lastIndex, snapshot: st.snapshotIndex });
+      return node;
+    } catch (error) {
+      if (node) await node.stop(undefined);
+      else await closeQuietly(options, logger);
+      throw error;
+    }
   }
 
   private async start(): Promise<void> {
@@ -179,8 +193,7 @@ export class RaftNode {
       this.core.reportUnreachable(peer);
       this.schedule();
     };
-    // `from` is optional: a transport that knows the sender's address passes it (see deliver).
-    await this.transport.start((m: Message, from?: Peer | string) => this.deliver(m, from));
+    await this.transport.start((m, from) => this.deliver(m, from));
     this.refreshAddresses(this.core.status());
     this.ticker = setInterval(() => this.tick(), this.tickMs);
     this.snapshotter.start();
@@ -190,22 +203,27 @@ export class RaftNode {
 
   // ---- inputs ---------------------------------------------------------------------
 
-  private deliver(message: Message, from?: Peer | string): void {
+  private deliver(message: Message, from?: Peer): void {
     if (this.closed) return;
     // A server being added has no configuration yet, so it cannot answer the
-    // leader unless the transport tells it where the message came from (the
-    // sender's Peer, or just its address). Configurations take precedence.
-    if (from !== undefined && !this.addresses.has(message.from)) {
-      const address = typeof from === "string" ? from : from.id === message.from ? from.address : undefined;
-      if (address) this.addresses.set(message.from, address);
+    // leader unless the transport tells it where the message came from.
+    // Configurations take precedence.
+    if (from !== undefined && from.id === message.from && !this.addresses.has(message.from)) {
+      this.addresses.set(message.from, from.address);
     }
     this.core.step(message);
     this.schedule();
   }
 
+  /** Feeds the core the ticks that real time says are due (see TickClock). */
   private tick(): void {
     if (this.closed) return;
-    this.core.tick();
+    const { ticks, stalledMs } = this.clock.due();
+    if (ticks === 0) return;
+    if (stalledMs >= this.electionTicks * this.tickMs) {
+      this.logger.warn("the event loop stalled for longer than an election timeout; catching up", { stalledMs: Math.round(stalledMs) });
+    }
+    for (let i = 0; i < ticks; i++) this.core.tick();
     this.observe();
     this.schedule();
   }
@@ -256,6 +274,8 @@ export class RaftNode {
    */
   async leaseRead(options: CallOptions = {}): Promise<number> {
     this.ensureOpen();
+    // The timer may not have run yet after a stall: bring the clock up to date before trusting the lease.
+    this.tick();
     const index = this.call(() => this.core.leaseRead());
     if (index === null) return this.readIndex(options);
     return this.futures.forApplied("leaseRead", index, this.applier.applied, false, this.timeout(options.timeoutMs));
@@ -417,7 +437,8 @@ export class RaftNode {
   }
 
   private send(messages: Message[]): void {
-    this.refreshAddresses(this.core.status());
+    // status() copies the progress table: only call it when the configuration moved.
+    if (this.core.configs.latest().index !== this.addressesAt) this.refreshAddresses(this.core.status());
     for (const m of messages) {
       const address = this.addresses.get(m.to);
       if (address === undefined) {
@@ -569,5 +590,19 @@ export class RaftNode {
       this.logger.info("raft node shut down");
     })();
     return this.shutdownDone;
+  }
+}
+
+/** A node that never got going still releases its SQLite file and its port. */
+async function closeQuietly(options: RaftNodeOptions, logger: Logger): Promise<void> {
+  try {
+    await options.transport.close();
+  } catch (error) {
+    logger.warn("closing the transport after a failed open", { error: String(error) });
+  }
+  try {
+    options.storage.close();
+  } catch (error) {
+    logger.warn("closing the storage after a failed open", { error: String(error) });
   }
 }

@@ -13,8 +13,12 @@ export interface Peer {
 export interface Transport {
   /** The address peers dial to reach this node. */
   readonly localAddress: string;
-  /** Starts accepting messages; `deliver` is called once per received message. */
-  start(deliver: (message: Message) => void): Promise<void>;
+  /**
+   * Starts accepting messages; `deliver` is called once per received message,
+   * with the sender when the transport knows it (a server being added has no
+   * configuration yet, and answers the leader at this address).
+   */
+  start(deliver: (message: Message, from?: Peer) => void): Promise<void>;
   /** Queues a message for `to`; never throws for an unreachable peer. */
   send(to: Peer, message: Message): void;
   /** Called when a peer cannot be reached (connect failed or connection lost). */

@@ -217,6 +217,26 @@ describe("Linearizable reads", () => {
       await c.shutdown();
     }
   });
+
+  it("§6.4.1 a leader whose event loop stalled past its lease does not serve from it: its clock counts real time, not timer callbacks", async () => {
+    const c = await makeCluster(3);
+    try {
+      const leader = await c.leader();
+      await leader.apply(bytes("w"));
+      c.partition(leader.id);
+      // Block the whole process for longer than an election timeout (10 ticks of 50 ms):
+      // no timer fires meanwhile, as under a GC pause, a long fsync or SIGSTOP.
+      Bun.sleepSync(1_500);
+      const error = await leader.leaseRead({ timeoutMs: 300 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(NotLeaderError);
+      expect(leader.state()).toBe("Follower");
+    } finally {
+      await c.shutdown();
+    }
+  });
 });
 
 /** Applies after a macrotask, and records whether two applies ever overlapped. */

@@ -9,6 +9,9 @@ import { recover } from "../../../src/raft/recovery.ts";
 import { MemorySnapshotStore } from "../../../src/storage/memory-snapshot-store.ts";
 import { MemoryStorage } from "../../../src/storage/memory-storage.ts";
 import { ListFSM, bytes } from "../harness.ts";
+import { RaftNode } from "../../../src/raft/node.ts";
+import { StorageClosedError } from "../../../src/storage/errors.ts";
+import { MemoryNetwork } from "../../../src/transport/memory-transport.ts";
 
 const configuration = { servers: [{ id: "n1", address: "mem://n1", suffrage: "voter" as const }] };
 
@@ -66,5 +69,18 @@ describe("Recovery", () => {
     storage.log.storeEntries(entries(1, 3, 1));
     const fsm = Object.assign(new ListFSM(), { appliedIndex: () => 9 });
     await expect(recover(storage, new MemorySnapshotStore(), fsm, silentLogger)).rejects.toMatchObject({ code: "CORRUPT_STATE" });
+  });
+
+  it("a node that fails to open closes its storage and transport, so both can be reused", async () => {
+    const storage = new MemoryStorage();
+    storage.log.storeEntries(entries(1, 3, 1));
+    const fsm = Object.assign(new ListFSM(), { appliedIndex: () => 9 });
+    let transportClosed = false;
+    const transport = new MemoryNetwork().transport("mem://n1");
+    const close = transport.close.bind(transport);
+    transport.close = () => ((transportClosed = true), close());
+    await expect(RaftNode.open({ id: "n1", storage, snapshots: new MemorySnapshotStore(), transport, fsm })).rejects.toMatchObject({ code: "CORRUPT_STATE" });
+    expect(transportClosed).toBe(true);
+    expect(() => storage.log.lastIndex()).toThrow(StorageClosedError);
   });
 });
