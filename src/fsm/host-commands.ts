@@ -1,0 +1,44 @@
+// The host's own replicated commands, under the reserved plugin name "_host":
+// the members' HTTP addresses (so any node can forward to the leader and
+// answer GET /v1/cluster) and the plugins each member runs (so the leader
+// never proposes a command some member could not apply).
+
+import { Type, type Static } from "@sinclair/typebox";
+import type { Database } from "bun:sqlite";
+import type { ApplyContext } from "./sdk.ts";
+
+export const HOST_PLUGIN = "_host";
+
+export const hostCommands = {
+  member: Type.Object({
+    id: Type.String({ minLength: 1, maxLength: 64 }),
+    http: Type.String({ minLength: 1, maxLength: 300 }),
+    plugins: Type.Array(Type.String()),
+  }),
+  forget: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }),
+};
+
+export type MemberRecord = Static<typeof hostCommands.member>;
+
+export function applyHostCommand(ctx: Omit<ApplyContext, "config">, command: string, args: unknown): unknown {
+  switch (command) {
+    case "member": {
+      const m = args as MemberRecord;
+      ctx.db
+        .query("INSERT INTO _pontoon_members (id, http, plugins) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET http = excluded.http, plugins = excluded.plugins")
+        .run(m.id, m.http, JSON.stringify([...m.plugins].sort()));
+      return null;
+    }
+    case "forget":
+      ctx.db.query("DELETE FROM _pontoon_members WHERE id = ?").run((args as { id: string }).id);
+      return null;
+    default:
+      // An older node meeting a newer host command: stop rather than diverge (the caller turns this into PluginMismatchError).
+      return undefined;
+  }
+}
+
+export function readMembers(db: Database): Map<string, { http: string; plugins: string[] }> {
+  const rows = db.query<{ id: string; http: string; plugins: string }, []>("SELECT id, http, plugins FROM _pontoon_members").all();
+  return new Map(rows.map((r) => [r.id, { http: r.http, plugins: JSON.parse(r.plugins) as string[] }]));
+}

@@ -1,0 +1,198 @@
+// One Raft log, many plugins. The host is the node's FSM: it routes every
+// committed command to its plugin's apply, all of a batch in one SQLite
+// transaction that also records the applied index (so a restart resumes
+// there instead of replaying the log), snapshots fsm.db for every plugin at
+// once, and restores it.
+
+import type { Database } from "bun:sqlite";
+import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import type { CommittedCommand, FSM } from "../raft/fsm.ts";
+import type { Logger } from "../raft/logger.ts";
+import { silentLogger } from "../raft/logger.ts";
+import { decodeCommand } from "./command-codec.ts";
+import { migrate, openFsmDatabase, readMeta, writeMeta } from "./fsm-db.ts";
+import { HOST_PLUGIN, applyHostCommand, hostCommands } from "./host-commands.ts";
+import { PluginMismatchError } from "./errors.ts";
+import { PluginError, type AnyPluginDefinition, type ApplyContext } from "./sdk.ts";
+import { decodeSnapshotImage, encodeSnapshotImage } from "./snapshot-image.ts";
+
+/** What apply returned for one command: the value, or the error the proposer gets. */
+export type CommandOutcome =
+  | { ok: true; value: unknown }
+  | { ok: false; error: { code: string; message: string; status: number; details?: Record<string, unknown> } };
+
+export interface HostedPlugin {
+  definition: AnyPluginDefinition;
+  /** The plugin's YAML section, validated and with defaults. */
+  config: unknown;
+}
+
+export interface AppliedBatch {
+  /** Index of the last command in the batch. */
+  index: number;
+  commands: { plugin: string; command: string; index: number }[];
+}
+
+export class PluginHost implements FSM {
+  private db: Database;
+  private readonly plugins = new Map<string, HostedPlugin>();
+  private readonly listeners = new Set<(batch: AppliedBatch) => void>();
+  private applied: number;
+
+  constructor(
+    private readonly file: string,
+    plugins: HostedPlugin[],
+    private readonly logger: Logger = silentLogger,
+  ) {
+    for (const p of plugins) {
+      if (this.plugins.has(p.definition.name)) throw new PluginError("BAD_PLUGIN", `plugin "${p.definition.name}" is listed twice`);
+      this.plugins.set(p.definition.name, p);
+    }
+    this.db = this.openAndMigrate();
+    this.applied = Number(readMeta(this.db, "applied_index") ?? 0);
+  }
+
+  /** The plugin names this node runs, sorted: what must match the leader's. */
+  get pluginNames(): string[] {
+    return [...this.plugins.keys()].sort();
+  }
+
+  plugin(name: string): HostedPlugin | undefined {
+    return this.plugins.get(name);
+  }
+
+  /** For queries: read between batches (apply is synchronous, so a query never sees half a batch). */
+  get database(): Database {
+    return this.db;
+  }
+
+  appliedIndex(): number {
+    return this.applied;
+  }
+
+  /** Called after each batch is committed to fsm.db (watches, metrics). */
+  onApplied(listener: (batch: AppliedBatch) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  apply(entry: CommittedCommand): unknown {
+    return this.applyBatch([entry])[0];
+  }
+
+  applyBatch(entries: CommittedCommand[]): CommandOutcome[] {
+    const outcomes: CommandOutcome[] = [];
+    const batch: AppliedBatch = { index: entries[entries.length - 1]!.index, commands: [] };
+    this.db
+      .transaction(() => {
+        for (const entry of entries) {
+          const command = decodeCommand(entry.data);
+          batch.commands.push({ plugin: command.plugin, command: command.command, index: entry.index });
+          const context = { db: this.db, index: entry.index, term: entry.term, timestamp: command.timestamp };
+          if (command.plugin === HOST_PLUGIN) {
+            if (!(command.command in hostCommands)) {
+              throw new PluginMismatchError(`entry ${entry.index} is host command "${command.command}", which this version does not know`, this.pluginNames);
+            }
+            outcomes.push({ ok: true, value: applyHostCommand(context, command.command, command.args) });
+            continue;
+          }
+          outcomes.push(this.applyPluginCommand(entry.index, command.plugin, command.command, command.args, context));
+        }
+        writeMeta(this.db, "applied_index", String(batch.index));
+      })
+      .immediate();
+    this.applied = batch.index;
+    for (const listener of this.listeners) {
+      try {
+        listener(batch);
+      } catch (error) {
+        this.logger.warn("an apply listener threw", { error: String(error) });
+      }
+    }
+    return outcomes;
+  }
+
+  private applyPluginCommand(
+    index: number,
+    pluginName: string,
+    commandName: string,
+    args: unknown,
+    base: Omit<ApplyContext, "config">,
+  ): CommandOutcome {
+    const plugin = this.plugins.get(pluginName);
+    // Skipping a command this node cannot run would make it diverge: stop instead.
+    if (!plugin) throw new PluginMismatchError(`entry ${index} is a command of plugin "${pluginName}", which this node does not run`, this.pluginNames);
+    const handler = (plugin.definition.apply as Record<string, (ctx: ApplyContext, args: unknown) => unknown>)[commandName];
+    if (!handler) throw new PluginMismatchError(`entry ${index} is command "${commandName}" of plugin "${pluginName}", which this node's version of the plugin does not have`, this.pluginNames);
+    this.db.run("SAVEPOINT pontoon_command");
+    try {
+      const value = handler({ ...base, config: plugin.config }, args);
+      this.db.run("RELEASE pontoon_command");
+      return { ok: true, value };
+    } catch (error) {
+      // The command's own writes go; the batch and the log move on.
+      this.db.run("ROLLBACK TO pontoon_command");
+      this.db.run("RELEASE pontoon_command");
+      if (error instanceof PluginError) {
+        return { ok: false, error: { code: error.code, message: error.message, status: error.status, ...(error.details ? { details: error.details } : {}) } };
+      }
+      this.logger.error("a plugin's apply threw an unexpected error", { plugin: pluginName, command: commandName, index, error: String(error) });
+      return { ok: false, error: { code: "PLUGIN_FAILED", message: `plugin ${pluginName} failed to apply ${commandName}: ${String(error)}`, status: 500 } };
+    }
+  }
+
+  snapshot(): Uint8Array {
+    return encodeSnapshotImage({ plugins: this.pluginNames, appliedIndex: this.applied }, this.db.serialize());
+  }
+
+  /** Replaces fsm.db with the snapshot's image: written beside it, fsynced, then renamed over it. */
+  restore(data: Uint8Array): void {
+    const { header, database } = decodeSnapshotImage(data);
+    const names = [...header.plugins].sort();
+    if (names.join(",") !== this.pluginNames.join(",")) {
+      throw new PluginMismatchError(`the snapshot holds plugins [${names.join(", ")}]`, this.pluginNames);
+    }
+    const temp = `${this.file}.restoring`;
+    const fd = openSync(temp, "w");
+    try {
+      writeFileSync(fd, database);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    this.db.close();
+    // A WAL left beside the new file would be replayed into it.
+    for (const suffix of ["-wal", "-shm"]) rmSync(this.file + suffix, { force: true });
+    renameSync(temp, this.file);
+    syncDirectory(dirname(this.file));
+    this.db = this.openAndMigrate();
+    this.applied = Number(readMeta(this.db, "applied_index") ?? 0);
+    this.logger.info("state machine restored from a snapshot", { appliedIndex: this.applied, plugins: names });
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  private openAndMigrate(): Database {
+    const db = openFsmDatabase(this.file);
+    try {
+      migrate(db, [...this.plugins.values()].map((p) => p.definition), this.file);
+      return db;
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+}
+
+function syncDirectory(dir: string): void {
+  if (!existsSync(dir)) return;
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}

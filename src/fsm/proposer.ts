@@ -1,0 +1,107 @@
+// The one way in for every write: validate a plugin command against its
+// schema, refuse it if some member could not apply it, encode it with the
+// leader's clock, replicate it, and hand back what apply returned.
+
+import type { TSchema } from "@sinclair/typebox";
+import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
+import type { Database } from "bun:sqlite";
+import { encodeCommand } from "./command-codec.ts";
+import { HOST_PLUGIN, hostCommands, readMembers } from "./host-commands.ts";
+import type { CommandOutcome, PluginHost } from "./plugin-host.ts";
+import { PluginError, type Consistency } from "./sdk.ts";
+
+/** What the plugin layer needs from the Raft node (RaftNode fits). */
+export interface ReplicatedLog {
+  apply(command: Uint8Array, options?: { timeoutMs?: number }): Promise<{ index: number; response: unknown }>;
+  readIndex(options?: { timeoutMs?: number }): Promise<number>;
+  leaseRead(options?: { timeoutMs?: number }): Promise<number>;
+}
+
+export interface ProposerOptions {
+  /** The leader's clock, written into each command (default Date.now). */
+  now?: () => number;
+  /** Timeout for a call that names none (e.g. the current request's deadline); undefined: the node's default. */
+  timeoutMs?: () => number | undefined;
+  /** Told how long each successful write took from propose to applied. */
+  observeApply?: (seconds: number) => void;
+}
+
+export class Proposer {
+  private readonly checks = new Map<string, TypeCheck<TSchema>>();
+  private members: Map<string, { http: string; plugins: string[] }> | undefined;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly host: PluginHost,
+    private readonly log: ReplicatedLog,
+    private readonly options: ProposerOptions = {},
+  ) {
+    this.now = options.now ?? Date.now;
+    // Member records change only through _host commands: re-read them after those.
+    host.onApplied((batch) => {
+      if (batch.commands.some((c) => c.plugin === HOST_PLUGIN)) this.members = undefined;
+    });
+  }
+
+  async propose(plugin: string, command: string, args: unknown, options: { timeoutMs?: number } = {}): Promise<{ index: number; value: unknown }> {
+    this.check(plugin, command, args);
+    if (plugin !== HOST_PLUGIN) this.ensureEveryMemberRuns(plugin);
+    const data = encodeCommand({ plugin, command, args, timestamp: this.now() });
+    const started = performance.now();
+    const { index, response } = await this.log.apply(data, { timeoutMs: options.timeoutMs ?? this.options.timeoutMs?.() });
+    this.options.observeApply?.((performance.now() - started) / 1000);
+    const outcome = response as CommandOutcome;
+    if (!outcome.ok) throw new PluginError(outcome.error.code, outcome.error.message, outcome.error.status, outcome.error.details);
+    return { index, value: outcome.value };
+  }
+
+  /** Waits until a read at `consistency` is safe here; returns the index the read reflects. */
+  async readable(consistency: Consistency, options: { timeoutMs?: number } = {}): Promise<number> {
+    const timeout = { timeoutMs: options.timeoutMs ?? this.options.timeoutMs?.() };
+    if (consistency === "linearizable") return this.log.readIndex(timeout);
+    if (consistency === "leader") return this.log.leaseRead(timeout);
+    return this.host.appliedIndex();
+  }
+
+  async read<T>(consistency: Consistency, query: (db: Database) => T, options: { timeoutMs?: number } = {}): Promise<{ index: number; value: T }> {
+    const index = await this.readable(consistency, options);
+    // Synchronous from here: no batch can be applied between the wait and the query.
+    return { index, value: query(this.host.database) };
+  }
+
+  /** The member records (HTTP address and plugins) as replicated. */
+  memberRecords(): Map<string, { http: string; plugins: string[] }> {
+    this.members ??= readMembers(this.host.database);
+    return this.members;
+  }
+
+  private check(plugin: string, command: string, args: unknown): void {
+    const key = `${plugin}.${command}`;
+    let check = this.checks.get(key);
+    if (!check) {
+      const schema = plugin === HOST_PLUGIN ? (hostCommands as Record<string, TSchema>)[command] : (this.host.plugin(plugin)?.definition.commands as Record<string, TSchema> | undefined)?.[command];
+      if (!schema) {
+        const known = plugin === HOST_PLUGIN || this.host.plugin(plugin) ? "command" : "plugin";
+        throw new PluginError("UNKNOWN_COMMAND", known === "plugin" ? `no plugin "${plugin}" runs on this node` : `plugin "${plugin}" has no command "${command}"`, 400);
+      }
+      check = TypeCompiler.Compile(schema);
+      this.checks.set(key, check);
+    }
+    if (check.Check(args)) return;
+    const first = check.Errors(args).First();
+    const field = first?.path ? first.path.slice(1).replaceAll("/", ".") : "(the command)";
+    throw new PluginError("INVALID_COMMAND", `${plugin}.${command}: ${field || "(the command)"}: ${first?.message ?? "does not match the schema"}`, 400, { field });
+  }
+
+  private ensureEveryMemberRuns(plugin: string): void {
+    for (const [id, member] of this.memberRecords()) {
+      if (!member.plugins.includes(plugin)) {
+        throw new PluginError(
+          "PLUGIN_NOT_ON_ALL_MEMBERS",
+          `member ${id} does not run plugin "${plugin}" (it runs [${member.plugins.join(", ")}]); start every node with the same plugins: list`,
+          503,
+        );
+      }
+    }
+  }
+}

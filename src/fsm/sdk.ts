@@ -1,0 +1,126 @@
+// The plugin SDK: everything a replicated data type needs, and nothing of
+// Raft's internals. A plugin is one `definePlugin({...})`: its name, the
+// TypeBox schema of each command, the SQL that creates its tables, a
+// deterministic `apply` per command, and its HTTP routes.
+//
+//   export default definePlugin({
+//     name: "counter",
+//     migrations: ["CREATE TABLE counter_values (name TEXT PRIMARY KEY, n INTEGER NOT NULL)"],
+//     commands: { add: Type.Object({ name: Type.String(), by: Type.Integer() }) },
+//     apply: {
+//       add: (ctx, { name, by }) => ctx.db.query("INSERT ... RETURNING n").get(name, by),
+//     },
+//     routes: (plugin) => new Elysia().post("/:name", ({ params }) => plugin.write("add", { name: params.name, by: 1 })),
+//   });
+//
+// Rules the host relies on (and the conformance suite checks):
+//  - apply is deterministic: a function of the tables, the arguments and the
+//    context (index, term, the leader's timestamp); never Date.now(),
+//    Math.random() or I/O. Every node runs it and must reach the same state.
+//  - a plugin's tables are named `<plugin>_...`; it touches no other tables.
+//  - a command that cannot be carried out throws a PluginError: its writes
+//    are rolled back and the caller gets the error; the log moves on.
+
+import type { Database } from "bun:sqlite";
+import type { Static, TSchema } from "@sinclair/typebox";
+import type { AnyElysia } from "elysia";
+
+export type { Database };
+
+/** What a plugin's apply sees besides its arguments. */
+export interface ApplyContext<Config = unknown> {
+  /** fsm.db, inside the transaction of the batch being applied. */
+  readonly db: Database;
+  /** Raft index of the entry: also a natural version number (etcd's modRevision, Consul's ModifyIndex). */
+  readonly index: number;
+  readonly term: number;
+  /** The leader's clock when the command was proposed (ms since the epoch): identical on every node. */
+  readonly timestamp: number;
+  readonly config: Config;
+}
+
+export type Consistency = "linearizable" | "leader" | "stale";
+export const CONSISTENCY_LEVELS: readonly Consistency[] = ["linearizable", "leader", "stale"];
+
+/** A command that cannot be carried out, as the caller should see it. Thrown from apply or from routes. */
+export class PluginError extends Error {
+  constructor(
+    /** SNAKE_CASE, stable: clients switch on it. */
+    readonly code: string,
+    message: string,
+    /** HTTP status for the API (400, 404, 409, 413, ...). */
+    readonly status = 400,
+    /** Extra fields merged into the error response body (e.g. `current` for a failed cas). */
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = "PluginError";
+  }
+}
+
+/** What each command's apply returns (inferred from the plugin's apply functions). */
+type Results<Commands> = { [K in keyof Commands]: unknown };
+
+type Handlers<Commands extends Record<string, TSchema>, Config, R extends Results<Commands>> = {
+  [K in keyof Commands]: (ctx: ApplyContext<Config>, args: Static<Commands[K]>) => R[K];
+};
+
+export interface WriteOptions {
+  /** How long to wait for the command to be committed and applied (default: the node's). */
+  timeoutMs?: number;
+}
+
+/** What a plugin's routes are given: its config, read access to its tables, and the way to write. */
+export interface PluginRuntime<Commands extends Record<string, TSchema>, Config, R extends Results<Commands> = Results<Commands>> {
+  readonly name: string;
+  readonly config: Config;
+  /**
+   * Validates the arguments against the command's schema (a bad one throws a
+   * 400 PluginError naming the field), replicates the command, and resolves
+   * once it is applied here with its Raft index and what apply returned.
+   */
+  write<K extends keyof Commands & string>(command: K, args: Static<Commands[K]>, options?: WriteOptions): Promise<{ index: number; value: R[K] }>;
+  /**
+   * Runs a query once a read at `consistency` is safe on this node
+   * (linearizable: the leader confirmed by a quorum and caught up; leader:
+   * under the leader's lease; stale: at once, from whatever is applied here).
+   * `index` is the index the state was read at.
+   */
+  read<T>(consistency: Consistency, query: (db: Database) => T): Promise<{ index: number; value: T }>;
+}
+
+export interface PluginDefinition<
+  Commands extends Record<string, TSchema> = Record<string, TSchema>,
+  ConfigSchema extends TSchema = TSchema,
+  R extends Results<Commands> = Results<Commands>,
+> {
+  /** Lower-case name; routes live under /v1/<name>/ and tables are named <name>_*. */
+  name: string;
+  description?: string;
+  /** Schema of the plugin's section in the YAML config (defaults filled in). */
+  config?: ConfigSchema;
+  /** SQL run once each, in order, inside a transaction; append, never edit, once released. */
+  migrations: string[];
+  commands: Commands;
+  apply: Handlers<Commands, Static<ConfigSchema>, R>;
+  /** An Elysia instance with the plugin's routes, mounted at /v1/<name>. */
+  routes?: (plugin: PluginRuntime<Commands, Static<ConfigSchema>, R>) => AnyElysia;
+}
+
+export type AnyPluginDefinition = PluginDefinition<any, any, any>;
+
+const PLUGIN_NAME = /^[a-z][a-z0-9_]{0,31}$/;
+
+export function definePlugin<const Commands extends Record<string, TSchema>, ConfigSchema extends TSchema, R extends Results<Commands>>(
+  definition: PluginDefinition<Commands, ConfigSchema, R>,
+): PluginDefinition<Commands, ConfigSchema, R> {
+  if (!PLUGIN_NAME.test(definition.name)) {
+    throw new PluginError("BAD_PLUGIN", `plugin name "${definition.name}" must be lower-case letters, digits and _ (1-32, starting with a letter)`);
+  }
+  for (const command of Object.keys(definition.commands)) {
+    if (typeof (definition.apply as Record<string, unknown>)[command] !== "function") {
+      throw new PluginError("BAD_PLUGIN", `plugin "${definition.name}" declares command "${command}" but has no apply.${command}`);
+    }
+  }
+  return definition;
+}

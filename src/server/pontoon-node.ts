@@ -1,0 +1,193 @@
+// One Pontoon node: the Raft node on its SQLite files and TCP transport, the
+// plugin host as its state machine, and the HTTP API, started in the right
+// order and stopped gracefully. main.ts only turns YAML into these options.
+
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { createApi } from "../api/app.ts";
+import { Metrics } from "../api/metrics.ts";
+import { currentRequestTimeout, requestContext } from "../api/request-context.ts";
+import { clientTimeout } from "../api/forward.ts";
+import { PluginHost, type HostedPlugin } from "../fsm/plugin-host.ts";
+import { Proposer } from "../fsm/proposer.ts";
+import type { Logger } from "../raft/logger.ts";
+import { RaftNode } from "../raft/node.ts";
+import { FileSnapshotStore } from "../storage/file-snapshot-store.ts";
+import { openSqliteStorage } from "../storage/sqlite-storage.ts";
+import { TcpTransport } from "../transport/tcp-transport.ts";
+import { MemberRegistry } from "./member-registry.ts";
+import { joinCluster, type PeerSpec } from "./startup.ts";
+
+export interface PontoonNodeOptions {
+  id: string;
+  dataDir: string;
+  http: { host: string; port: number; advertise: string; maxBodyBytes: number };
+  raft: { host: string; port: number; advertise: string; tickMs: number; electionTicks: number; heartbeatTicks: number };
+  cluster: { peers?: PeerSpec[]; join?: string; joinAsVoter: boolean; joinRetry: { initialMs: number; maxMs: number } };
+  snapshot: { threshold: number; intervalMs: number; retain: number; trailingLogs: number };
+  plugins: HostedPlugin[];
+  /** Read per request (reloads live). */
+  token: () => string | undefined;
+  logger: Logger & { child?(component: string): Logger };
+  /** Default deadline of a request, ms. */
+  requestTimeoutMs?: number;
+  version?: string;
+}
+
+export class PontoonNode {
+  private server: ReturnType<typeof Bun.serve> | undefined;
+  private stopping: Promise<void> | undefined;
+  private readonly fatalListeners = new Set<(error: unknown) => void>();
+
+  private constructor(
+    readonly options: PontoonNodeOptions,
+    readonly raft: RaftNode,
+    readonly host: PluginHost,
+    readonly proposer: Proposer,
+    private readonly registry: MemberRegistry,
+    private readonly logger: Logger,
+  ) {}
+
+  /** The HTTP address actually bound (port 0 resolved). */
+  get httpAddress(): string {
+    return `${this.options.http.host}:${this.server?.port ?? this.options.http.port}`;
+  }
+
+  static async start(options: PontoonNodeOptions): Promise<PontoonNode> {
+    const logger = options.logger;
+    const child = (name: string): Logger => options.logger.child?.(name) ?? logger;
+    mkdirSync(options.dataDir, { recursive: true });
+    const host = new PluginHost(join(options.dataDir, "fsm.db"), options.plugins, child("fsm"));
+    let raft: RaftNode;
+    try {
+      const storage = openSqliteStorage(join(options.dataDir, "raft.db"));
+      const transport = new TcpTransport({ host: options.raft.host, port: options.raft.port, advertise: options.raft.advertise, logger: child("transport") });
+      raft = await RaftNode.open({
+        id: options.id,
+        storage,
+        snapshots: new FileSnapshotStore(join(options.dataDir, "snapshots"), { retain: options.snapshot.retain }),
+        transport,
+        fsm: host,
+        tickMs: options.raft.tickMs,
+        electionTicks: options.raft.electionTicks,
+        heartbeatTicks: options.raft.heartbeatTicks,
+        snapshotThreshold: options.snapshot.threshold,
+        snapshotIntervalMs: options.snapshot.intervalMs,
+        trailingLogs: options.snapshot.trailingLogs,
+        logger: child("raft"),
+      });
+    } catch (error) {
+      host.close();
+      throw error;
+    }
+    const metrics = new Metrics();
+    const proposer = new Proposer(host, raft, { timeoutMs: currentRequestTimeout, observeApply: (s) => metrics.observeApply(s) });
+    const pluginNames = options.plugins.map((p) => p.definition.name).sort();
+    const registry = new MemberRegistry({ raft, proposer, id: options.id, http: options.http.advertise, plugins: pluginNames, peers: options.cluster.peers ?? [], token: options.token, logger: child("cluster") });
+    const node = new PontoonNode(options, raft, host, proposer, registry, logger);
+    raft.onStateChange((state) => {
+      if (state === "Shutdown" && !node.stopping) {
+        const error = new Error("the Raft node stopped on its own (see the error above)");
+        for (const listener of node.fatalListeners) listener(error);
+      }
+    });
+
+    const app = createApi({
+      node: raft,
+      host,
+      proposer,
+      plugins: options.plugins,
+      locator: { id: options.id, isLeader: () => raft.state() === "Leader", leader: () => registry.leaderHttp() },
+      metrics,
+      logger: child("http"),
+      token: options.token,
+      timeoutMs: options.requestTimeoutMs ?? 10_000,
+      version: options.version ?? "0.0.0",
+    });
+    try {
+      node.server = Bun.serve({
+        hostname: options.http.host,
+        port: options.http.port,
+        maxRequestBodySize: options.http.maxBodyBytes,
+        fetch: (request) => {
+          let timeoutMs: number | undefined;
+          try {
+            timeoutMs = clientTimeout(request);
+          } catch {
+            timeoutMs = undefined; // the API answers the bad header itself
+          }
+          return requestContext.run({ timeoutMs }, () => app.handle(request));
+        },
+      });
+    } catch (error) {
+      await raft.shutdown();
+      host.close();
+      throw new Error(`cannot listen for HTTP on ${options.http.host}:${options.http.port}: ${String((error as Error).message ?? error)}`);
+    }
+    logger.info("http api listening", { address: node.httpAddress, advertise: options.http.advertise });
+
+    await node.joinOrBootstrap();
+    registry.start();
+    return node;
+  }
+
+  onFatal(listener: (error: unknown) => void): void {
+    this.fatalListeners.add(listener);
+  }
+
+  /**
+   * A node with state on disk resumes from it, whatever the YAML says. A new
+   * node bootstraps with the shared peer list (every node writes the same
+   * entry 1, so start-up order does not matter), joins through a member, or
+   * bootstraps a cluster of one.
+   */
+  private async joinOrBootstrap(): Promise<void> {
+    const { cluster, id } = this.options;
+    const stats = this.raft.stats();
+    if (stats.lastIndex > 0 || stats.term > 0 || stats.snapshotIndex > 0) {
+      this.logger.info("resuming from disk", { term: stats.term, lastIndex: stats.lastIndex, appliedIndex: stats.appliedIndex, members: stats.configuration.servers.map((s) => s.id) });
+      if (cluster.join) this.logger.info("ignoring cluster.join / RAFT_LEADER: this node already has cluster state");
+      return;
+    }
+    if (cluster.peers && cluster.peers.length > 0) {
+      this.logger.info("bootstrapping with the declared peers", { peers: cluster.peers.map((p) => p.id) });
+      await this.raft.bootstrapCluster({ servers: cluster.peers.map((p) => ({ id: p.id, address: p.raft, suffrage: "voter" as const })) });
+      return;
+    }
+    if (cluster.join) {
+      await joinCluster({
+        via: cluster.join,
+        self: { id, raft: this.options.raft.advertise, http: this.options.http.advertise, voter: cluster.joinAsVoter, plugins: this.options.plugins.map((p) => p.definition.name).sort() },
+        retry: cluster.joinRetry,
+        token: this.options.token(),
+        logger: this.logger,
+        stopped: () => this.stopping !== undefined,
+      });
+      return;
+    }
+    this.logger.info("bootstrapping a new one-node cluster", { id, raft: this.options.raft.advertise });
+    await this.raft.bootstrapCluster({ servers: [{ id, address: this.options.raft.advertise, suffrage: "voter" }] });
+  }
+
+  /** Stop accepting, finish in-flight requests, hand leadership over, flush, close. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.logger.info("shutting down");
+      this.registry.stop();
+      await this.server?.stop(false);
+      const voters = this.raft.getConfiguration().configuration.servers.filter((s) => s.suffrage === "voter" && s.id !== this.options.id);
+      if (this.raft.state() === "Leader" && voters.length > 0) {
+        try {
+          const to = await this.raft.leadershipTransfer(undefined, { timeoutMs: 3_000 });
+          this.logger.info("handed leadership over", { to: to.id });
+        } catch (error) {
+          this.logger.warn("could not hand leadership over before stopping", { error: String(error) });
+        }
+      }
+      await this.raft.shutdown();
+      this.host.close();
+      this.logger.info("stopped cleanly");
+    })();
+    return this.stopping;
+  }
+}

@@ -1,0 +1,110 @@
+// A one-node Pontoon in this process: real SQLite files, real TCP, real HTTP.
+
+import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import kv from "../../plugins/kv/index.ts";
+import { silentLogger } from "../../src/raft/logger.ts";
+import { PontoonNode } from "../../src/server/pontoon-node.ts";
+
+async function freePort(): Promise<number> {
+  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = s.port;
+  s.stop(true);
+  return port;
+}
+
+let node: PontoonNode;
+let base: string;
+let dir: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "pontoon-single-"));
+  const [httpPort, raftPort] = [await freePort(), await freePort()];
+  node = await PontoonNode.start({
+    id: "n1",
+    dataDir: dir,
+    http: { host: "127.0.0.1", port: httpPort, advertise: `127.0.0.1:${httpPort}`, maxBodyBytes: 2 * 1024 * 1024 },
+    raft: { host: "127.0.0.1", port: raftPort, advertise: `127.0.0.1:${raftPort}`, tickMs: 20, electionTicks: 10, heartbeatTicks: 1 },
+    cluster: { joinAsVoter: true, joinRetry: { initialMs: 100, maxMs: 1000 } },
+    snapshot: { threshold: 8192, intervalMs: 30_000, retain: 2, trailingLogs: 1024 },
+    plugins: [{ definition: kv, config: { maxValueBytes: 1024 * 1024 } }],
+    token: () => undefined,
+    logger: silentLogger,
+  });
+  base = `http://127.0.0.1:${httpPort}`;
+  for (let i = 0; i < 200 && node.raft.state() !== "Leader"; i++) await Bun.sleep(20);
+});
+
+afterAll(async () => {
+  await node.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("kv on one node", () => {
+  it("puts, gets, lists and deletes", async () => {
+    const put = await fetch(`${base}/v1/kv/app/db/url`, { method: "PUT", body: "postgres://x" });
+    expect(put.status).toBe(200);
+    const { index } = (await put.json()) as { index: number };
+    const got = await (await fetch(`${base}/v1/kv/app/db/url`)).json();
+    expect(got).toEqual({ key: "app/db/url", value: "postgres://x", createIndex: index, modifyIndex: index });
+    const raw = await fetch(`${base}/v1/kv/app/db/url?raw`);
+    expect(await raw.text()).toBe("postgres://x");
+    await fetch(`${base}/v1/kv/app/name`, { method: "PUT", body: "shop" });
+    await fetch(`${base}/v1/kv/other`, { method: "PUT", body: "o" });
+    const list = (await (await fetch(`${base}/v1/kv?prefix=app/`)).json()) as { items: { key: string }[] };
+    expect(list.items.map((i) => i.key)).toEqual(["app/db/url", "app/name"]);
+    const del = (await (await fetch(`${base}/v1/kv/app/name`, { method: "DELETE" })).json()) as { deleted: boolean };
+    expect(del.deleted).toBe(true);
+    expect((await fetch(`${base}/v1/kv/app/name`)).status).toBe(404);
+  });
+
+  it("check-and-set", async () => {
+    const created = await fetch(`${base}/v1/kv/cas/k?cas=0`, { method: "PUT", body: "v1" });
+    expect(created.status).toBe(200);
+    const again = await fetch(`${base}/v1/kv/cas/k?cas=0`, { method: "PUT", body: "v2" });
+    expect(again.status).toBe(409);
+    const body = (await again.json()) as { error: { code: string }; current: { value: string; modifyIndex: number } };
+    expect(body.error.code).toBe("CAS_FAILED");
+    expect(body.current.value).toBe("v1");
+    const ok = await fetch(`${base}/v1/kv/cas/k?cas=${body.current.modifyIndex}`, { method: "PUT", body: "v2" });
+    expect(ok.status).toBe(200);
+  });
+
+  it("rejects bad input with a typed error naming the field, and stores nothing", async () => {
+    const cases: [string, string, BodyInit | undefined, number, string][] = [
+      ["PUT", "/v1/kv/a//b", "x", 400, "INVALID_KEY"],
+      ["PUT", "/v1/kv/a/", "x", 400, "INVALID_KEY"],
+      ["PUT", `/v1/kv/${"k".repeat(600)}`, "x", 400, "INVALID_KEY"],
+      ["PUT", "/v1/kv/big", new Uint8Array(1024 * 1024 + 1), 413, "VALUE_TOO_LARGE"],
+      ["GET", "/v1/kv/a?consistency=eventual", undefined, 400, "INVALID_REQUEST"],
+      ["PUT", "/v1/kv/a?cas=-1", "x", 400, "INVALID_REQUEST"],
+      ["POST", "/v1/cluster/join", "{not json", 400, "MALFORMED_BODY"],
+      ["POST", "/v1/cluster/join", JSON.stringify({ id: 5 }), 400, "INVALID_REQUEST"],
+      ["GET", "/v1/nope", undefined, 404, "ROUTE_NOT_FOUND"],
+    ];
+    const before = await (await fetch(`${base}/v1/kv`)).json();
+    for (const [method, path, body, status, code] of cases) {
+      const r = await fetch(base + path, { method, body, headers: method === "POST" ? { "content-type": "application/json" } : {} });
+      const json = (await r.json()) as { error: { code: string; message: string } };
+      expect(`${method} ${path.slice(0, 40)} ${r.status} ${json.error.code}`).toBe(`${method} ${path.slice(0, 40)} ${status} ${code}`);
+      expect(json.error.message.length).toBeGreaterThan(10);
+    }
+    const after = (await (await fetch(`${base}/v1/kv`)).json()) as { items: unknown[] };
+    expect(after.items).toEqual((before as { items: unknown[] }).items);
+  });
+
+  it("reports the cluster, metrics and the OpenAPI document", async () => {
+    const cluster = (await (await fetch(`${base}/v1/cluster`)).json()) as Record<string, unknown>;
+    expect(cluster.state).toBe("Leader");
+    expect((cluster.leader as { id: string }).id).toBe("n1");
+    expect(cluster.members).toEqual([{ id: "n1", raft: expect.any(String), http: expect.any(String), voter: true }]);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toContain('pontoon_raft_state{state="Leader"} 1');
+    expect(metrics).toContain("pontoon_apply_duration_seconds_count");
+    const doc = (await (await fetch(`${base}/openapi`)).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths)).toContain("/v1/kv/{key}");
+    expect((await (await fetch(`${base}/v1/health`)).json()) as unknown).toEqual({ ok: true });
+  });
+});
