@@ -73,7 +73,7 @@ describe("kv on one node", () => {
   });
 
   it("rejects bad input with a typed error naming the field, and stores nothing", async () => {
-    const cases: [string, string, BodyInit | undefined, number, string][] = [
+    const cases: [string, string, string | Uint8Array | undefined, number, string][] = [
       ["PUT", "/v1/kv/a//b", "x", 400, "INVALID_KEY"],
       ["PUT", "/v1/kv/a/", "x", 400, "INVALID_KEY"],
       ["PUT", `/v1/kv/${"k".repeat(600)}`, "x", 400, "INVALID_KEY"],

@@ -1,0 +1,49 @@
+// The YAML `plugins:` list into plugin definitions: a built-in name, or a path
+// to a user's module whose default export is definePlugin({...}).
+
+import { isAbsolute, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { AnyPluginDefinition } from "./sdk.ts";
+
+/** Built-in plugins by name, loaded lazily so a node pays only for what it runs. */
+const BUILT_IN: Record<string, () => Promise<{ default: AnyPluginDefinition }>> = {
+  kv: () => import("../../plugins/kv/index.ts"),
+};
+
+export class PluginLoadError extends Error {
+  readonly code = "PLUGIN_LOAD";
+  constructor(message: string) {
+    super(message);
+    this.name = "PluginLoadError";
+  }
+}
+
+export const builtInPlugins = (): string[] => Object.keys(BUILT_IN);
+
+/** Loads each entry; `at(i)` names the YAML path of entry i for errors. `baseDir` resolves relative paths (the YAML file's folder). */
+export async function loadPlugins(entries: string[], baseDir: string, at: (i: number) => string): Promise<AnyPluginDefinition[]> {
+  const out: AnyPluginDefinition[] = [];
+  for (const [i, entry] of entries.entries()) {
+    const builtIn = BUILT_IN[entry];
+    let definition: unknown;
+    if (builtIn) {
+      definition = (await builtIn()).default;
+    } else if (entry.includes("/") || entry.endsWith(".ts") || entry.endsWith(".js")) {
+      const file = isAbsolute(entry) ? entry : resolve(baseDir, entry);
+      try {
+        definition = ((await import(pathToFileURL(file).href)) as { default?: unknown }).default;
+      } catch (error) {
+        throw new PluginLoadError(`${at(i)}: cannot load plugin module ${file}: ${(error as Error).message ?? String(error)}`);
+      }
+    } else {
+      throw new PluginLoadError(`${at(i)}: no built-in plugin "${entry}" (built in: ${builtInPlugins().join(", ")}); a plugin of your own is a path to its module, e.g. ./plugins/mine/index.ts`);
+    }
+    const d = definition as Partial<AnyPluginDefinition> | undefined;
+    if (!d || typeof d !== "object" || typeof d.name !== "string" || typeof d.apply !== "object" || typeof d.commands !== "object") {
+      throw new PluginLoadError(`${at(i)}: ${entry} does not export a plugin as its default export (export default definePlugin({...}))`);
+    }
+    if (out.some((p) => p.name === d.name)) throw new PluginLoadError(`${at(i)}: plugin "${d.name}" is listed twice`);
+    out.push(d as AnyPluginDefinition);
+  }
+  return out;
+}
