@@ -138,9 +138,22 @@ async function main(): Promise<void> {
     "",
     table(results),
     "",
+    targets(results),
+    "",
   ].join("\n");
   console.log("\n" + section);
   if (writeResults) writeSection("BENCHMARKS.md", "## Raft:", section);
+}
+
+/** The issue's targets on this 2-core machine, checked against this run (reported, never asserted by a test). */
+function targets(results: { proposers: number; perSecond: number; p99: number }[]): string {
+  const at = (n: number) => results.find((r) => r.proposers === n);
+  const lines = ["Targets:"];
+  const r256 = at(256);
+  if (r256) lines.push(`- at least 20,000 applies/s at 256 proposers: ${r256.perSecond.toLocaleString("en-US")} (${r256.perSecond >= 20_000 ? "met" : "NOT met"})`);
+  const r16 = at(16);
+  if (r16) lines.push(`- p99 under 20 ms at 16 proposers: ${r16.p99.toFixed(2)} ms (${r16.p99 < 20 ? "met" : "NOT met"})`);
+  return lines.join("\n");
 }
 
 /** Replaces the section starting with `heading` in `file`, keeping the others. */
