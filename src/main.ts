@@ -1,0 +1,104 @@
+// `bun src/main.ts [--config FILE.yaml]`: one Pontoon node. Turns the YAML and
+// the environment into a running node, and exits as CONTRACT.md says: 0
+// after a clean shutdown on SIGTERM/SIGINT; non-zero with one line on stderr
+// for bad config, a port in use or an unreadable data directory.
+
+import { dirname } from "node:path";
+import { ConfigError } from "./config/errors.ts";
+import { loadConfig } from "./config/load.ts";
+import { validateSection } from "./config/sections.ts";
+import { watchConfig } from "./config/watch.ts";
+import { loadPlugins } from "./fsm/plugin-loader.ts";
+import type { HostedPlugin } from "./fsm/plugin-host.ts";
+import { createLogger } from "./log/logger.ts";
+import { PontoonNode } from "./server/pontoon-node.ts";
+import { durationMs } from "./config/duration.ts";
+import packageJson from "../package.json" with { type: "json" };
+
+function fail(message: string, code = 1): never {
+  process.stderr.write(`pontoon: ${message}\n`);
+  process.exit(code);
+}
+
+async function main(): Promise<void> {
+  let loaded: ReturnType<typeof loadConfig>;
+  try {
+    loaded = loadConfig({ argv: process.argv.slice(2), env: process.env, cwd: process.cwd() });
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.message, 2);
+    throw error;
+  }
+  const { config, file, flags } = loaded;
+  const logger = createLogger({ node: config.node.id, level: config.log.level, format: config.log.format });
+
+  let plugins: HostedPlugin[];
+  try {
+    const definitions = await loadPlugins(config.plugins, dirname(file), (i) => `plugins[${i}] (${file})`);
+    plugins = definitions.map((definition) => ({
+      definition,
+      config: definition.config ? validateSection(definition.config, (config as Record<string, unknown>)[definition.name] ?? {}, definition.name) : {},
+    }));
+  } catch (error) {
+    fail((error as Error).message, 2);
+  }
+
+  let token = config.auth.token;
+  const httpAdvertise = config.http.advertise ?? `${config.http.host}:${config.http.port}`;
+  const raftAdvertise = config.raft.advertise ?? `${config.raft.host}:${config.raft.port}`;
+  let node: PontoonNode;
+  try {
+    node = await PontoonNode.start({
+      id: config.node.id,
+      dataDir: config.node.dataDir,
+      http: { host: config.http.host, port: config.http.port, advertise: httpAdvertise, maxBodyBytes: config.http.maxBodyBytes },
+      raft: { host: config.raft.host, port: config.raft.port, advertise: raftAdvertise, tickMs: config.raft.tickMs, electionTicks: config.raft.electionTicks, heartbeatTicks: config.raft.heartbeatTicks },
+      cluster: { peers: config.cluster.peers, join: config.cluster.join, joinAsVoter: config.cluster.joinAsVoter, joinRetry: config.cluster.joinRetry },
+      snapshot: { threshold: config.snapshot.threshold, intervalMs: durationMs(config.snapshot.interval), retain: config.snapshot.retain, trailingLogs: config.snapshot.trailingLogs },
+      plugins,
+      token: () => token,
+      logger,
+      version: packageJson.version,
+    });
+  } catch (error) {
+    fail(startupFailure(error, config.node.dataDir));
+  }
+
+  const watcher = watchConfig(file, config, process.env, process.cwd(), flags, (change) => {
+    if (change.error) {
+      logger.warn("the edited config is invalid; keeping the running one", { error: change.error });
+      return;
+    }
+    const next = change.config!;
+    logger.setLevel(next.log.level);
+    token = next.auth.token;
+    if (change.live.length > 0) logger.info("config reloaded", { applied: change.live });
+    if (change.restartNeeded.length > 0) logger.warn("config changed; these settings take effect after a restart", { settings: change.restartNeeded });
+  });
+
+  let exiting = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (exiting) return;
+    exiting = true;
+    logger.info("stopping on signal", { signal });
+    await watcher.close();
+    await node.stop();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+  node.onFatal((error) => {
+    logger.error("the node cannot continue; exiting", { error: String(error) });
+    void watcher.close().finally(() => process.exit(1));
+  });
+}
+
+/** One line an operator can act on, for what can go wrong while starting. */
+function startupFailure(error: unknown, dataDir: string): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: string }).code ?? "";
+  if (code === "EADDRINUSE" || /address already in use|EADDRINUSE|in use/i.test(message)) return `a port is already in use: ${message}; pick another port or stop the process using it`;
+  if (code === "EACCES" || code === "EROFS" || /EACCES|permission denied|read-only/i.test(message)) return `cannot use data directory ${dataDir}: ${message}`;
+  return `cannot start: ${message}`;
+}
+
+await main();
