@@ -9,11 +9,18 @@ import { join, resolve } from "node:path";
 const ROOT = resolve(import.meta.dir, "../..");
 const BUN = process.execPath;
 
+const handedOut = new Set<number>();
+
+/** A port free now and never handed out before in this process (the OS may offer a just-closed port again). */
 export async function freePort(): Promise<number> {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = s.port;
-  s.stop(true);
-  return port;
+  for (;;) {
+    const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const port = s.port;
+    s.stop(true);
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
 }
 
 export interface ProcessNode {
