@@ -16,6 +16,7 @@ import { FileSnapshotStore } from "../storage/file-snapshot-store.ts";
 import { openSqliteStorage } from "../storage/sqlite-storage.ts";
 import { TcpTransport } from "../transport/tcp-transport.ts";
 import { MemberRegistry } from "./member-registry.ts";
+import { PeerWatch } from "./peer-watch.ts";
 import { joinCluster, type PeerSpec } from "./startup.ts";
 
 export interface PontoonNodeOptions {
@@ -45,6 +46,7 @@ export class PontoonNode {
     readonly host: PluginHost,
     readonly proposer: Proposer,
     private readonly registry: MemberRegistry,
+    private readonly peerWatch: PeerWatch,
     private readonly logger: Logger,
   ) {}
 
@@ -84,7 +86,8 @@ export class PontoonNode {
     const proposer = new Proposer(host, raft, { timeoutMs: currentRequestTimeout, observeApply: (s) => metrics.observeApply(s) });
     const pluginNames = options.plugins.map((p) => p.definition.name).sort();
     const registry = new MemberRegistry({ raft, proposer, id: options.id, http: options.http.advertise, plugins: pluginNames, peers: options.cluster.peers ?? [], token: options.token, logger: child("cluster") });
-    const node = new PontoonNode(options, raft, host, proposer, registry, logger);
+    const peerWatch = new PeerWatch(raft, options.raft.electionTicks * options.raft.tickMs, child("cluster"));
+    const node = new PontoonNode(options, raft, host, proposer, registry, peerWatch, logger);
     raft.onStateChange((state) => {
       if (state === "Shutdown" && !node.stopping) {
         const error = new Error("the Raft node stopped on its own (see the error above)");
@@ -128,6 +131,7 @@ export class PontoonNode {
 
     await node.joinOrBootstrap();
     registry.start();
+    peerWatch.start();
     return node;
   }
 
@@ -174,6 +178,7 @@ export class PontoonNode {
     this.stopping ??= (async () => {
       this.logger.info("shutting down");
       this.registry.stop();
+      this.peerWatch.stop();
       await this.server?.stop(false);
       const voters = this.raft.getConfiguration().configuration.servers.filter((s) => s.suffrage === "voter" && s.id !== this.options.id);
       if (this.raft.state() === "Leader" && voters.length > 0) {

@@ -96,7 +96,9 @@ describe("Reads and writes through any node", () => {
       acknowledged.push(`k/${i}`);
     }
     for (const key of acknowledged) expect((await get(cluster.node(others[1]!).url, key)).status).toBe(200);
+    await waitUntil("the new leader to log the dead peer", () => (cluster.logs(next).includes(`peer unreachable peer=${old}`) ? true : undefined));
     await cluster.start(old);
+    await waitUntil("the new leader to log the peer's return", () => (cluster.logs(next).includes(`peer back peer=${old}`) ? true : undefined));
     await waitUntil("the restarted node to catch up", async () => {
       const items = (await (await fetch(`${cluster.node(old).url}/v1/kv?prefix=k/&consistency=stale`)).json()) as { items: unknown[] };
       return items.items.length === acknowledged.length ? true : undefined;
