@@ -1,56 +1,62 @@
-// The environment variables of CONTRACT.md, laid over the YAML. Each value is
-// checked here so an error names the variable, not the YAML path it fills.
+// The environment variables of CONTRACT.md, with the names the original
+// ipvs-manager used, laid over the YAML. Each value is checked here, so an
+// error names the variable the operator set rather than the YAML path it
+// fills:  RAFT_PORT: expected a port number 1-65535, got "x"
+//
+// An empty variable counts as unset, as it did in ipvs-manager: compose files
+// and scripts pass `RAFT_LEADER=` to the first node of a cluster.
 
+import { HOST_EXPECTED, HOST_PORT_EXPECTED, isHost, parseHostPort, parsePort } from "./address.ts";
 import { ConfigError } from "./errors.ts";
+import { DATA_DIR_EXPECTED, DATA_DIR_PATTERN, NODE_ID_EXPECTED, NODE_ID_PATTERN, TOKEN_EXPECTED, TOKEN_PATTERN } from "./schema.ts";
 
-type Setter = { path: string[]; parse: (raw: string, name: string) => unknown };
+interface Variable {
+  /** The YAML setting it overrides. */
+  path: readonly [string, string];
+  /** The value, or null when `raw` is not one; `expected` then says what is. */
+  parse: (raw: string) => unknown;
+  expected: string;
+}
 
-const port = (raw: string, name: string): number => {
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw) || n < 1 || n > 65535) throw new ConfigError("BAD_ENV", `${name}: expected a port number 1-65535, got ${JSON.stringify(raw)}`, name);
-  return n;
+const matching = (pattern: string) => {
+  const regex = new RegExp(pattern);
+  return (raw: string) => (regex.test(raw) ? raw : null);
 };
-const hostPort = (raw: string, name: string): string => {
-  const m = /^([^\s/]+):(\d{1,5})$/.exec(raw);
-  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new ConfigError("BAD_ENV", `${name}: expected host:port (e.g. 127.0.0.1:2221), got ${JSON.stringify(raw)}`, name);
-  return raw;
-};
-const host = (raw: string, name: string): string => {
-  if (/[\s/]/.test(raw)) throw new ConfigError("BAD_ENV", `${name}: expected a host name or IP address, got ${JSON.stringify(raw)}`, name);
-  return raw;
-};
-const nodeId = (raw: string, name: string): string => {
-  if (!/^[A-Za-z0-9._-]{1,64}$/.test(raw)) throw new ConfigError("BAD_ENV", `${name}: a node id is 1-64 letters, digits, '.', '_' or '-', got ${JSON.stringify(raw)}`, name);
-  return raw;
-};
-const text = (raw: string): string => raw;
+const asPort = (raw: string) => parsePort(raw);
+const asHost = (raw: string) => (isHost(raw) ? raw : null);
+const asHostPort = (raw: string) => (parseHostPort(raw) ? raw : null);
 
-export const ENVIRONMENT: Record<string, Setter> = {
-  SERVER_PORT: { path: ["http", "port"], parse: port },
-  SERVER_HOST: { path: ["http", "host"], parse: host },
-  SERVER_ADVERTISE: { path: ["http", "advertise"], parse: hostPort },
-  RAFT_NODE_ID: { path: ["node", "id"], parse: nodeId },
-  RAFT_PORT: { path: ["raft", "port"], parse: port },
-  RAFT_HOST: { path: ["raft", "host"], parse: host },
-  RAFT_ADVERTISE: { path: ["raft", "advertise"], parse: hostPort },
-  RAFT_VOL_DIR: { path: ["node", "dataDir"], parse: text },
-  RAFT_LEADER: { path: ["cluster", "join"], parse: hostPort },
-  PONTOON_TOKEN: { path: ["auth", "token"], parse: text },
+export const ENVIRONMENT: Readonly<Record<string, Variable>> = {
+  SERVER_PORT: { path: ["http", "port"], parse: asPort, expected: "a port number 1-65535" },
+  SERVER_HOST: { path: ["http", "host"], parse: asHost, expected: HOST_EXPECTED },
+  SERVER_ADVERTISE: { path: ["http", "advertise"], parse: asHostPort, expected: HOST_PORT_EXPECTED },
+  RAFT_NODE_ID: { path: ["node", "id"], parse: matching(NODE_ID_PATTERN), expected: `a node id: ${NODE_ID_EXPECTED}` },
+  RAFT_PORT: { path: ["raft", "port"], parse: asPort, expected: "a port number 1-65535" },
+  RAFT_HOST: { path: ["raft", "host"], parse: asHost, expected: HOST_EXPECTED },
+  RAFT_ADVERTISE: { path: ["raft", "advertise"], parse: asHostPort, expected: HOST_PORT_EXPECTED },
+  RAFT_VOL_DIR: { path: ["node", "dataDir"], parse: matching(DATA_DIR_PATTERN), expected: DATA_DIR_EXPECTED },
+  RAFT_LEADER: { path: ["cluster", "join"], parse: asHostPort, expected: `the HTTP address of a cluster member, ${HOST_PORT_EXPECTED}` },
+  PONTOON_TOKEN: { path: ["auth", "token"], parse: matching(TOKEN_PATTERN), expected: TOKEN_EXPECTED },
 };
 
-/** Sets each variable that is present (an empty one counts as unset) into `config`; returns which path came from which variable. */
-export function applyEnvironment(config: Record<string, unknown>, env: Record<string, string | undefined>): Map<string, string> {
+/**
+ * Sets each variable that is present into `config` (creating its section if
+ * the YAML had none). Returns which YAML path each variable set, so later
+ * errors about that setting can name the variable.
+ */
+export function applyEnvironment(config: Record<string, unknown>, env: Readonly<Record<string, string | undefined>>): Map<string, string> {
   const origins = new Map<string, string>();
-  for (const [name, setter] of Object.entries(ENVIRONMENT)) {
+  for (const [name, variable] of Object.entries(ENVIRONMENT)) {
     const raw = env[name];
     if (raw === undefined || raw === "") continue;
-    let target = config;
-    for (const key of setter.path.slice(0, -1)) {
-      const next = target[key];
-      target = (target[key] = next && typeof next === "object" ? next : {}) as Record<string, unknown>;
-    }
-    target[setter.path.at(-1)!] = setter.parse(raw, name);
-    origins.set(setter.path.join("."), name);
+    const value = variable.parse(raw);
+    if (value === null) throw new ConfigError("BAD_ENV", `${name}: expected ${variable.expected}, got ${JSON.stringify(raw)}`, name);
+    const [sectionName, key] = variable.path;
+    const current = config[sectionName];
+    // The YAML was validated before this runs, so a present section is a mapping.
+    const section = (current !== null && typeof current === "object" ? current : (config[sectionName] = {})) as Record<string, unknown>;
+    section[key] = value;
+    origins.set(`${sectionName}.${key}`, name);
   }
   return origins;
 }

@@ -1,29 +1,38 @@
-// YAML file + environment → one validated PontoonConfig. Every problem is a
-// ConfigError whose message names the YAML path and file, or the variable.
+// YAML file + command-line flags + environment → one validated PontoonConfig.
+// Precedence: schema defaults < YAML < flags (--log-level, --log-format) <
+// environment variables (CONTRACT.md). Every problem is a ConfigError whose
+// one-line message names the YAML path and file, the flag, or the variable:
+//   raft.port: expected an integer 1-65535, got "abc" (config/pontoon.yaml)
+// Nothing wrong is replaced by a default in silence.
 
 import { Value } from "@sinclair/typebox/value";
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
-import { parseDocument } from "yaml";
+import { readFileSync } from "node:fs";
+import { isAbsolute, relative, resolve } from "node:path";
+import { LineCounter, parseDocument } from "yaml";
 import { applyEnvironment } from "./env.ts";
 import { ConfigError } from "./errors.ts";
-import { CORE_SECTIONS, DEFAULTS, configSchema, type PontoonConfig } from "./schema.ts";
-import { describeSchemaError } from "./sections.ts";
+import { checkConsistency, fillAdvertisedAddresses } from "./consistency.ts";
+import { findMisshapenMapping, findSchemaProblem } from "./schema-problem.ts";
+import { CORE_SECTIONS, configSchema, type PontoonConfig } from "./schema.ts";
 
 /** The project's default config, found from this file so `bun src/main.ts` works from any directory. */
 export const DEFAULT_CONFIG_FILE = resolve(import.meta.dir, "../../config/pontoon.yaml");
 
 export interface LoadOptions {
-  argv: string[];
-  env: Record<string, string | undefined>;
+  /** Command-line arguments after the script name. */
+  argv: readonly string[];
+  env: Readonly<Record<string, string | undefined>>;
+  /** Resolves --config and node.dataDir. */
   cwd: string;
+  /** Read this file instead of --config's (the watcher re-reads the file it watches). */
+  file?: string;
 }
 
 export interface LoadedConfig {
   config: PontoonConfig;
   /** Absolute path of the YAML file read. */
   file: string;
-  /** Command-line flags, which a reload must apply again. */
+  /** The flags given, so a reload applies them again. */
   flags: Flags;
 }
 
@@ -33,124 +42,167 @@ export interface Flags {
   logLevel?: string;
 }
 
-export function parseFlags(argv: string[]): Flags {
+const FLAGS: Record<string, { key: keyof Flags; setting?: readonly [string, string] }> = {
+  "--config": { key: "config" },
+  "--log-format": { key: "logFormat", setting: ["log", "format"] },
+  "--log-level": { key: "logLevel", setting: ["log", "level"] },
+};
+const USAGE = "usage: bun src/main.ts [--config FILE.yaml] [--log-format text|json] [--log-level debug|info|warn|error]";
+
+/** `--name value` or `--name=value`; anything else is an error rather than ignored. */
+export function parseFlags(argv: readonly string[]): Flags {
   const flags: Flags = {};
-  const names: Record<string, keyof Flags> = { "--config": "config", "--log-format": "logFormat", "--log-level": "logLevel" };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    const [name, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
-    const key = names[name];
-    if (!key) throw new ConfigError("BAD_FLAG", `unknown argument ${JSON.stringify(arg)}; usage: bun src/main.ts [--config FILE.yaml] [--log-format text|json] [--log-level debug|info|warn|error]`);
-    const value = inline ?? argv[++i];
-    if (value === undefined || value === "") throw new ConfigError("BAD_FLAG", `${name} needs a value`);
-    flags[key] = value;
+    const equals = arg.indexOf("=");
+    const name = equals > 0 ? arg.slice(0, equals) : arg;
+    const flag = FLAGS[name];
+    if (!flag) throw new ConfigError("BAD_FLAG", `unknown argument ${JSON.stringify(arg)}; ${USAGE}`, arg);
+    const value = equals > 0 ? arg.slice(equals + 1) : argv[++i];
+    if (value === undefined || value === "" || (equals < 0 && value.startsWith("--"))) {
+      throw new ConfigError("BAD_FLAG", `${name}: needs a value; ${USAGE}`, name);
+    }
+    flags[flag.key] = value;
   }
   return flags;
 }
 
 export function loadConfig(options: LoadOptions): LoadedConfig {
   const flags = parseFlags(options.argv);
-  const file = flags.config ? resolve(options.cwd, flags.config) : DEFAULT_CONFIG_FILE;
-  const fromFile = readYaml(file, flags.config !== undefined);
+  const file = options.file ?? (flags.config !== undefined ? resolve(options.cwd, flags.config) : DEFAULT_CONFIG_FILE);
+  const fromFile = readYaml(file, options.cwd);
   return { config: buildConfig(fromFile, file, options.env, options.cwd, flags), file, flags };
 }
 
-/** The parsed YAML mapping (empty for an empty file). */
-export function readYaml(file: string, mustExist = true): Record<string, unknown> {
-  if (!existsSync(file)) {
-    if (mustExist) throw new ConfigError("CONFIG_NOT_FOUND", `config file ${file} does not exist`);
-    return {};
-  }
+/** How an error names the file: relative to the working directory when it is inside it. */
+export function shownPath(file: string, cwd: string): string {
+  const rel = relative(cwd, file);
+  return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel) ? rel : file;
+}
+
+/** The YAML file's top-level mapping (empty for an empty file). */
+export function readYaml(file: string, cwd: string): Record<string, unknown> {
+  const shown = shownPath(file, cwd);
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (error) {
-    throw new ConfigError("CONFIG_UNREADABLE", `cannot read config file ${file}: ${(error as Error).message}`);
+    const code = (error as { code?: string }).code;
+    if (code === "ENOENT") throw new ConfigError("CONFIG_NOT_FOUND", `${shown}: config file does not exist; give an existing file with --config`, shown);
+    throw new ConfigError("CONFIG_UNREADABLE", `${shown}: cannot read the config file: ${(error as Error).message}`, shown);
   }
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
-  const problem = doc.errors[0];
+  // uniqueKeys: a key written twice is an error, not "the last one wins".
+  const lines = new LineCounter();
+  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter: lines });
+  const problem = document.errors[0];
   if (problem) {
-    const at = problem.linePos?.[0];
-    throw new ConfigError("BAD_YAML", `${file}${at ? `:${at.line}:${at.col}` : ""}: invalid YAML: ${problem.message.split("\n")[0]}`);
+    const position = lines.linePos(problem.pos[0]);
+    const where = `${shown}:${position.line}:${position.col}`;
+    throw new ConfigError("BAD_YAML", `${where}: invalid YAML: ${problem.message.split("\n")[0]}`, shown);
   }
-  const value = doc.toJS() as unknown;
+  const value: unknown = document.toJS();
   if (value === null || value === undefined) return {};
-  if (typeof value !== "object" || Array.isArray(value)) throw new ConfigError("BAD_YAML", `${file}: the top level must be a mapping of settings (node:, http:, raft:, ...)`);
+  if (typeof value !== "object" || Array.isArray(value)) {
+    throw new ConfigError("BAD_YAML", `${shown}: the top level must be a mapping of settings (node:, http:, raft:, ...), not ${Array.isArray(value) ? "a list" : "a single value"}`, shown);
+  }
   return value as Record<string, unknown>;
 }
 
-/** Defaults ← YAML ← flags ← environment, validated. Exported for the watcher and tests. */
-export function buildConfig(fromFile: Record<string, unknown>, file: string, env: Record<string, string | undefined>, cwd: string, flags: Flags = {}): PontoonConfig {
-  const merged = deepMerge(structuredClone(DEFAULTS) as Record<string, unknown>, structuredClone(fromFile));
-  if (flags.logFormat || flags.logLevel) {
-    const log = (merged.log ??= {}) as Record<string, unknown>;
-    if (flags.logFormat) log.format = flags.logFormat;
-    if (flags.logLevel) log.level = flags.logLevel;
+/**
+ * Defaults < YAML < flags < environment, validated and checked across
+ * settings; node.dataDir resolved against `cwd`. Plugin sections are kept as
+ * written (each plugin validates its own with validateSection).
+ */
+export function buildConfig(
+  fromFile: Readonly<Record<string, unknown>>,
+  file: string,
+  env: Readonly<Record<string, string | undefined>>,
+  cwd: string,
+  flags: Flags = {},
+): PontoonConfig {
+  const shown = shownPath(file, cwd);
+  const pluginSections = checkTopLevelKeys(fromFile, shown);
+
+  const core: Record<string, unknown> = {};
+  for (const name of CORE_SECTIONS) {
+    if (!(name in fromFile)) continue;
+    // `raft:` with every line under it commented out is YAML null: an empty section, not a mistake.
+    core[name] = fromFile[name] === null && name !== "plugins" ? {} : structuredClone(fromFile[name]);
   }
-  const origins = applyEnvironment(merged, env);
-  const plugins = Array.isArray(merged.plugins) ? (merged.plugins as unknown[]).filter((p): p is string => typeof p === "string") : [];
-  for (const key of Object.keys(merged)) {
-    if (CORE_SECTIONS.includes(key) || plugins.some((p) => pluginSectionName(p) === key)) continue;
-    throw new ConfigError("UNKNOWN_SETTING", `${key}: unknown setting (${file}); known: ${[...CORE_SECTIONS, ...plugins.map(pluginSectionName)].join(", ")}`, key);
+  const flagOrigins = applyFlags(core, flags);
+
+  const misshapen = findMisshapenMapping(configSchema, core, "");
+  if (misshapen) throw new ConfigError("BAD_SETTING", `${misshapen.path}: ${misshapen.problem} (${shown})`, misshapen.path);
+  const withDefaults = Value.Default(configSchema, core) as Record<string, unknown>;
+  const problem = findSchemaProblem(configSchema, withDefaults);
+  if (problem) {
+    const flag = flagOrigins.get(problem.path);
+    if (flag) throw new ConfigError("BAD_FLAG", `${flag}: ${problem.problem}`, flag);
+    const code = problem.unknownKey ? "UNKNOWN_SETTING" : "BAD_SETTING";
+    throw new ConfigError(code, `${problem.path}: ${problem.problem} (${shown})`, problem.path);
   }
-  if (!Value.Check(configSchema, merged)) {
-    const error = Value.Errors(configSchema, merged).First()!;
-    const path = error.path.slice(1).replaceAll("/", ".");
-    const variable = origins.get(path);
-    const where = variable ? `${variable} (sets ${path})` : `${path || "(top level)"} (${file})`;
-    throw new ConfigError("BAD_SETTING", `${where}: ${describeSchemaError(error)}`, variable ?? path);
+
+  const origins = applyEnvironment(withDefaults, env);
+  for (const [path, flag] of flagOrigins) origins.set(path, flag);
+  // The variables were checked one by one; this catches a variable the schema is stricter about.
+  const afterEnv = findSchemaProblem(configSchema, withDefaults);
+  if (afterEnv) {
+    const variable = origins.get(afterEnv.path) ?? afterEnv.path;
+    throw new ConfigError("BAD_ENV", `${variable}: ${afterEnv.problem}`, variable);
   }
-  const config = merged as PontoonConfig;
-  checkConsistency(config, file, origins);
+
+  const config = withDefaults as PontoonConfig;
+  checkConsistency(config, { origins, file: shown });
+  fillAdvertisedAddresses(config);
   config.node.dataDir = resolve(cwd, config.node.dataDir);
+  for (const name of pluginSections) (config as Record<string, unknown>)[name] = structuredClone(fromFile[name]);
   return config;
 }
 
-/** A plugin given by path has its section under its file name's folder (./plugins/counter/index.ts → counter). */
+/** Every top-level key is a built-in section or the section of a listed plugin; returns the plugin sections present. */
+function checkTopLevelKeys(fromFile: Readonly<Record<string, unknown>>, shown: string): string[] {
+  const listed = Array.isArray(fromFile.plugins) ? fromFile.plugins.filter((p): p is string => typeof p === "string") : ["kv"];
+  const pluginNames = listed.map(pluginSectionName);
+  const present: string[] = [];
+  for (const key of Object.keys(fromFile)) {
+    if (CORE_SECTIONS.includes(key)) continue;
+    if (pluginNames.includes(key)) {
+      present.push(key);
+      continue;
+    }
+    const known = [...CORE_SECTIONS, ...pluginNames].join(", ");
+    throw new ConfigError(
+      "UNKNOWN_SETTING",
+      `${key}: unknown setting (${shown}); known: ${known}; a plugin's section is allowed only when the plugin is in plugins`,
+      key,
+    );
+  }
+  return present;
+}
+
+/**
+ * The section a `plugins:` entry configures: a built-in's name (`kv`), or for a
+ * module path its file name, or its folder's for an index file
+ * (`./plugins/counter/index.ts` → `counter`, `./my-plugin.ts` → `my-plugin`).
+ */
 export function pluginSectionName(entry: string): string {
-  if (!entry.includes("/")) return entry;
-  const parts = entry.replace(/\/index\.(ts|js)$/, "").replace(/\.(ts|js)$/, "").split("/");
-  return parts.at(-1)!;
+  if (!/[/\\]|\.[cm]?[jt]s$/.test(entry)) return entry;
+  const parts = entry.replace(/[/\\]index\.[cm]?[jt]s$/, "").replace(/\.[cm]?[jt]s$/, "").split(/[/\\]/);
+  return parts.filter(Boolean).at(-1) ?? entry;
 }
 
-function checkConsistency(c: PontoonConfig, file: string, origins: Map<string, string>): void {
-  const name = (path: string) => origins.get(path) ?? `${path} (${file})`;
-  const peers = c.cluster.peers;
-  if (peers) {
-    const ids = new Set<string>();
-    for (const [i, p] of peers.entries()) {
-      if (ids.has(p.id)) throw new ConfigError("BAD_SETTING", `cluster.peers[${i}].id (${file}): peer id ${p.id} is listed twice`, `cluster.peers[${i}].id`);
-      ids.add(p.id);
-    }
-    if (!ids.has(c.node.id)) {
-      throw new ConfigError("BAD_SETTING", `cluster.peers (${file}): this node's id ${c.node.id} (${name("node.id")}) is not in the peer list [${[...ids].join(", ")}]`, "cluster.peers");
-    }
-    if (c.cluster.join) {
-      throw new ConfigError("BAD_SETTING", `${name("cluster.join")} and cluster.peers (${file}) are both given: a node either bootstraps with the declared peers or joins an existing cluster; drop one`, "cluster.join");
-    }
+/** Flags go over the YAML; returns which YAML path each flag set. */
+function applyFlags(core: Record<string, unknown>, flags: Flags): Map<string, string> {
+  const origins = new Map<string, string>();
+  for (const [name, flag] of Object.entries(FLAGS)) {
+    const value = flags[flag.key];
+    if (value === undefined || !flag.setting) continue;
+    const [sectionName, key] = flag.setting;
+    const current = core[sectionName];
+    // A section that is not a mapping is left for the schema to report against the YAML.
+    if (current !== undefined && (current === null || typeof current !== "object" || Array.isArray(current))) continue;
+    core[sectionName] = { ...(current as Record<string, unknown> | undefined), [key]: value };
+    origins.set(`${sectionName}.${key}`, name);
   }
-  if (c.http.port === c.raft.port && c.http.host === c.raft.host) {
-    throw new ConfigError("BAD_SETTING", `${name("http.port")} and ${name("raft.port")} are both ${c.http.port}: HTTP and Raft need different ports`, "http.port");
-  }
-  if (c.raft.heartbeatTicks >= c.raft.electionTicks) {
-    throw new ConfigError("BAD_SETTING", `raft.heartbeatTicks (${file}): must be smaller than raft.electionTicks (${c.raft.electionTicks})`, "raft.heartbeatTicks");
-  }
-  if (c.cluster.joinRetry.maxMs < c.cluster.joinRetry.initialMs) {
-    throw new ConfigError("BAD_SETTING", `cluster.joinRetry.maxMs (${file}): must be at least cluster.joinRetry.initialMs`, "cluster.joinRetry.maxMs");
-  }
+  return origins;
 }
-
-function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
-  for (const [key, value] of Object.entries(over)) {
-    const current = base[key];
-    if (isPlainObject(current) && isPlainObject(value)) base[key] = deepMerge(current, value);
-    else base[key] = value;
-  }
-  return base;
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
-}
-
-export { dirname };

@@ -1,73 +1,114 @@
-// The node's configuration: one TypeBox schema, with the defaults written
-// into it, so the YAML reference (config/pontoon.yaml), the validation and
-// the PontoonConfig type all come from here.
+// The node's configuration: one TypeBox schema with the defaults written into
+// it, so the validation, the defaults and the PontoonConfig type all come from
+// here (config/pontoon.yaml writes the same defaults out as the YAML
+// reference, and a test keeps the two equal).
+//
+// `expected` on a schema is ours, not JSON Schema's: it is how an error
+// message words what the setting takes ("raft.port: expected an integer
+// 1-65535, got "abc"").
 
-import { Type, type Static } from "@sinclair/typebox";
+import { Type, type Static, type TLiteral, type TSchema, type TUnion } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import { LOG_FORMATS, LOG_LEVELS } from "../log/logger.ts";
+import { HOST_EXPECTED, HOST_FORMAT, HOST_PORT_EXPECTED, HOST_PORT_FORMAT, PORT_EXPECTED } from "./address.ts";
+import { DURATION_EXPECTED, DURATION_FORMAT } from "./duration.ts";
 
-const hostPort = Type.String({ pattern: "^[^\\s/]+:[0-9]{1,5}$", description: "host:port" });
-const port = Type.Integer({ minimum: 1, maximum: 65535 });
-const duration = Type.Union([Type.String({ pattern: "^\\d+(\\.\\d+)?(ms|s|m|h)$" }), Type.Number({ minimum: 0 })], { description: '"250ms", "30s", "5m", "1h" or ms' });
-const nodeId = Type.String({ pattern: "^[A-Za-z0-9._-]{1,64}$", description: "letters, digits, . _ - (1-64)" });
+export { validateSection } from "./sections.ts";
 
-export const peerSchema = Type.Object({ id: nodeId, raft: hostPort, http: hostPort }, { additionalProperties: false });
+/** Visible ASCII only: a token with spaces or control characters cannot survive an Authorization header intact. */
+export const TOKEN_PATTERN = "^[\\x21-\\x7e]+$";
+export const TOKEN_EXPECTED = "a token of visible ASCII characters, without spaces";
+/** Non-empty, and no leading or trailing spaces, which are nearly always a quoting mistake. */
+export const DATA_DIR_PATTERN = "^\\S(.*\\S)?$";
+export const DATA_DIR_EXPECTED = "a directory path without leading or trailing spaces";
+export const NODE_ID_PATTERN = "^[A-Za-z0-9._-]{1,64}$";
+export const NODE_ID_EXPECTED = "1-64 letters, digits, '.', '_' or '-'";
+
+const nodeId = (options: { default?: string } = {}) => Type.String({ pattern: NODE_ID_PATTERN, expected: NODE_ID_EXPECTED, ...options });
+const host = (fallback: string) => Type.String({ format: HOST_FORMAT, expected: HOST_EXPECTED, default: fallback });
+const port = (fallback: number) => Type.Integer({ minimum: 1, maximum: 65535, expected: PORT_EXPECTED, default: fallback });
+const hostPort = () => Type.String({ format: HOST_PORT_FORMAT, expected: HOST_PORT_EXPECTED });
+const count = (minimum: number, maximum: number, fallback: number) =>
+  Type.Integer({ minimum, maximum, expected: `an integer ${minimum}-${maximum}`, default: fallback });
+const oneOf = <const T extends readonly string[]>(choices: T, fallback: T[number]) =>
+  Type.Union(
+    choices.map((c) => Type.Literal(c)),
+    { expected: `one of ${choices.join(", ")}`, default: fallback },
+  ) as TUnion<TLiteral<T[number]>[]>;
+/** A section of settings: unknown keys are errors, and a missing section is filled with its defaults. */
+const section = <P extends Record<string, TSchema>>(properties: P) => Type.Object(properties, { additionalProperties: false, default: {} });
+
+export const peerSchema = Type.Object(
+  { id: nodeId(), raft: hostPort(), http: hostPort() },
+  { additionalProperties: false, expected: '{ id, raft: "host:port", http: "host:port" }' },
+);
+export type PeerConfig = Static<typeof peerSchema>;
 
 export const configSchema = Type.Object(
   {
-    node: Type.Object({ id: nodeId, dataDir: Type.String({ minLength: 1 }) }, { additionalProperties: false, default: {} }),
-    http: Type.Object(
-      { host: Type.String({ minLength: 1 }), port, advertise: Type.Optional(hostPort), maxBodyBytes: Type.Integer({ minimum: 1024 }) },
-      { additionalProperties: false, default: {} },
-    ),
-    raft: Type.Object(
-      {
-        host: Type.String({ minLength: 1 }),
-        port,
-        advertise: Type.Optional(hostPort),
-        tickMs: Type.Integer({ minimum: 1, maximum: 10_000 }),
-        electionTicks: Type.Integer({ minimum: 2, maximum: 1000 }),
-        heartbeatTicks: Type.Integer({ minimum: 1, maximum: 1000 }),
-      },
-      { additionalProperties: false, default: {} },
-    ),
-    cluster: Type.Object(
-      {
-        peers: Type.Optional(Type.Array(peerSchema, { minItems: 1 })),
-        join: Type.Optional(hostPort),
-        joinAsVoter: Type.Boolean(),
-        joinRetry: Type.Object({ initialMs: Type.Integer({ minimum: 10 }), maxMs: Type.Integer({ minimum: 10 }) }, { additionalProperties: false, default: {} }),
-      },
-      { additionalProperties: false, default: {} },
-    ),
-    snapshot: Type.Object(
-      { threshold: Type.Integer({ minimum: 1 }), interval: duration, retain: Type.Integer({ minimum: 1, maximum: 100 }), trailingLogs: Type.Integer({ minimum: 0 }) },
-      { additionalProperties: false, default: {} },
-    ),
-    plugins: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
-    auth: Type.Object({ token: Type.Optional(Type.String({ minLength: 1 })) }, { additionalProperties: false, default: {} }),
-    log: Type.Object(
-      { level: Type.Union([Type.Literal("debug"), Type.Literal("info"), Type.Literal("warn"), Type.Literal("error")]), format: Type.Union([Type.Literal("text"), Type.Literal("json")]) },
-      { additionalProperties: false, default: {} },
-    ),
+    node: section({
+      id: nodeId({ default: "node1" }),
+      dataDir: Type.String({ pattern: DATA_DIR_PATTERN, expected: DATA_DIR_EXPECTED, default: "./data" }),
+    }),
+    http: section({
+      host: host("127.0.0.1"),
+      port: port(2221),
+      advertise: Type.Optional(hostPort()),
+      maxBodyBytes: count(1024, 1024 ** 3, 2 * 1024 * 1024),
+    }),
+    raft: section({
+      host: host("127.0.0.1"),
+      port: port(1111),
+      advertise: Type.Optional(hostPort()),
+      tickMs: count(1, 10_000, 50),
+      electionTicks: count(2, 1000, 10),
+      heartbeatTicks: count(1, 1000, 1),
+    }),
+    cluster: section({
+      peers: Type.Optional(Type.Array(peerSchema, { minItems: 1, expected: "a list of { id, raft, http } with at least one entry" })),
+      join: Type.Optional(hostPort()),
+      joinRetry: section({
+        initialMs: count(10, 3_600_000, 500),
+        maxMs: count(10, 3_600_000, 10_000),
+      }),
+      joinAsVoter: Type.Boolean({ expected: "true or false", default: true }),
+    }),
+    snapshot: section({
+      threshold: count(1, 1_000_000_000, 8192),
+      interval: Type.Union([Type.String({ format: DURATION_FORMAT }), Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1 })], {
+        expected: DURATION_EXPECTED,
+        default: "30s",
+      }),
+      retain: count(1, 100, 2),
+      trailingLogs: count(0, 1_000_000_000, 10_240),
+    }),
+    plugins: Type.Array(Type.String({ minLength: 1, expected: "a built-in plugin name or a path to a plugin module" }), {
+      expected: "a list of plugin names or module paths",
+      default: ["kv"],
+    }),
+    auth: section({
+      token: Type.Optional(Type.String({ pattern: TOKEN_PATTERN, expected: `${TOKEN_EXPECTED} (quote it in YAML if it looks like a number)` })),
+    }),
+    log: section({
+      level: oneOf(LOG_LEVELS, "info"),
+      format: oneOf(LOG_FORMATS, "text"),
+    }),
   },
-  // Plugin sections (kv:, naming:, ...) are checked by name against `plugins`, then by each plugin's own schema.
-  { additionalProperties: true },
+  // Plugin sections (kv:, naming:, ...) are not in here: load.ts checks their names against `plugins`, and each plugin validates its own.
+  { additionalProperties: false },
 );
 
 export type PontoonConfig = Static<typeof configSchema>;
 
-/** Defaults: also what `config/pontoon.yaml` writes out. */
-export const DEFAULTS = {
-  node: { id: "node1", dataDir: "./data" },
-  http: { host: "127.0.0.1", port: 2221, maxBodyBytes: 2 * 1024 * 1024 },
-  raft: { host: "127.0.0.1", port: 1111, tickMs: 50, electionTicks: 10, heartbeatTicks: 1 },
-  cluster: { joinAsVoter: true, joinRetry: { initialMs: 500, maxMs: 10_000 } },
-  snapshot: { threshold: 8192, interval: "30s", retain: 2, trailingLogs: 10_240 },
-  plugins: ["kv"],
-  auth: {},
-  log: { level: "info", format: "text" },
-};
+/** The built-in sections, in the order config/pontoon.yaml writes them. */
+export const CORE_SECTIONS: readonly string[] = Object.keys(configSchema.properties);
 
-export const CORE_SECTIONS = Object.keys(DEFAULTS);
+/** Every default, as the schema gives them (no advertise, peers, join or token). */
+export function defaultConfig(): PontoonConfig {
+  return Value.Default(configSchema, {}) as PontoonConfig;
+}
 
-/** Settings applied without a restart when the file changes. */
-export const LIVE_SETTINGS = ["log.level", "auth.token"];
+/** A plugin's section (`kv:`) of a loaded config, or undefined when the YAML has none. */
+export function pluginSection(config: PontoonConfig, pluginName: string): unknown {
+  return (config as Record<string, unknown>)[pluginName];
+}

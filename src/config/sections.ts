@@ -1,25 +1,27 @@
-// Validating one section of the config against a schema (a plugin's own), with
-// errors worded like the rest: the YAML path and what was expected.
+// A plugin's own section of the YAML (`kv: { maxValueBytes: ... }`), checked
+// against the plugin's schema with errors worded like the node's own:
+//   kv.maxValueBytes: expected an integer 1-67108864, got "big" (config/pontoon.yaml)
 
-import type { TSchema } from "@sinclair/typebox";
-import { Value, type ValueError } from "@sinclair/typebox/value";
+import type { Static, TSchema } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
 import { ConfigError } from "./errors.ts";
+import { findMisshapenMapping, findSchemaProblem, type SchemaProblem } from "./schema-problem.ts";
 
-/** Fills defaults, then checks; returns the section's value. `yamlPath` is where it sits (e.g. "kv"). */
-export function validateSection<T>(schema: TSchema, value: unknown, yamlPath: string): T {
-  const withDefaults = Value.Default(schema, structuredClone(value ?? {}));
-  if (Value.Check(schema, withDefaults)) return withDefaults as T;
-  const error = Value.Errors(schema, withDefaults).First()!;
-  const path = [yamlPath, ...error.path.split("/").filter(Boolean)].join(".");
-  throw new ConfigError("BAD_SETTING", `${path}: ${describeSchemaError(error)}`, path);
+/**
+ * Fills the schema's defaults into a copy of `value` (a missing or empty
+ * section counts as `{}`), checks it, and returns it. `yamlPath` is where the
+ * section sits (e.g. "kv"); `file`, when given, is named at the end of an error.
+ */
+export function validateSection<T extends TSchema>(schema: T, value: unknown, yamlPath: string, file?: string): Static<T> {
+  const given = value ?? {};
+  const misshapen = findMisshapenMapping(schema, given, yamlPath);
+  if (misshapen) fail(misshapen, file);
+  const withDefaults: unknown = Value.Default(schema, structuredClone(given));
+  const found = findSchemaProblem(schema, withDefaults, yamlPath);
+  if (found === null) return withDefaults as Static<T>;
+  fail(found, file);
 }
 
-/** TypeBox's wording, plus the offending value and, for enumerations, the choices. */
-export function describeSchemaError(error: ValueError): string {
-  const schema = error.schema as { anyOf?: { const?: unknown }[]; description?: string; minimum?: number; maximum?: number };
-  const got = error.value === undefined ? "nothing" : JSON.stringify(error.value);
-  if (schema.anyOf?.every((s) => s.const !== undefined)) return `expected one of ${schema.anyOf.map((s) => JSON.stringify(s.const)).join(", ")}, got ${got}`;
-  const hint = schema.description ? ` (${schema.description})` : "";
-  if (error.message.startsWith("Unexpected property")) return `unknown setting`;
-  return `${error.message.toLowerCase()}${hint}, got ${got}`;
+function fail(found: SchemaProblem, file: string | undefined): never {
+  throw new ConfigError(found.unknownKey ? "UNKNOWN_SETTING" : "BAD_SETTING", `${found.path || "(top level)"}: ${found.problem}${file ? ` (${file})` : ""}`, found.path);
 }
