@@ -4,6 +4,7 @@
 
 import type { Progress } from "./progress.ts";
 import type { RaftCore } from "./raft.ts";
+import { sendTimeoutNow } from "./leadership-transfer.ts";
 import { sendSnapshot } from "./snapshot-transfer.ts";
 import { voters } from "./configuration.ts";
 import type { AppendRequest, AppendResponse, HeartbeatRequest, HeartbeatResponse, Message } from "./types.ts";
@@ -102,7 +103,7 @@ export function handleAppendResponse(core: RaftCore, m: AppendResponse): void {
   if (advanced) {
     maybeCommit(core);
     if (core.role !== "Leader") return;
-    if (core.transferTarget === pr.id && pr.match === core.log.lastIndex()) core.sendTimeoutNow(pr.id);
+    if (core.transferTarget === pr.id && pr.match === core.log.lastIndex()) sendTimeoutNow(core, pr.id);
   }
   sendAppends(core, pr);
 }

@@ -3,10 +3,11 @@
 // a time, each acknowledged with the offset the follower expects next. A
 // stalled transfer is retried from the last acknowledged offset.
 
+import { decodeConfiguration } from "./configuration.ts";
 import type { Progress } from "./progress.ts";
 import type { RaftCore } from "./raft.ts";
 import { maybeCommit, sendAppend } from "./replication.ts";
-import type { SnapshotChunk, SnapshotResponse } from "./types.ts";
+import { EntryType, type Snapshot, type SnapshotChunk, type SnapshotResponse } from "./types.ts";
 
 export function sendSnapshot(core: RaftCore, pr: Progress): void {
   const snap = core.snapshot;
@@ -98,6 +99,27 @@ export function handleSnapshotChunk(core: RaftCore, m: SnapshotChunk): void {
     at += part.length;
   }
   core.incoming = undefined;
-  core.installSnapshot({ meta: m.meta, data });
+  installSnapshot(core, { meta: m.meta, data });
   reply({ nextOffset: inc.size, installed: true, accepted: true });
+}
+
+/** Installs a snapshot received from the leader (the follower side of InstallSnapshot). */
+function installSnapshot(core: RaftCore, snap: Snapshot): void {
+  const { index, term } = snap.meta;
+  if (core.log.term(index) === term) {
+    // Keep the entries that follow it: they match the leader's (§5.3 Log Matching).
+    core.log.compactTo(index);
+  } else {
+    core.log.reset(index, term);
+  }
+  core.configs.resetTo(snap.meta.configuration, snap.meta.configurationIndex);
+  const kept = core.log.slice(index + 1, core.log.lastIndex());
+  for (const e of kept) if (e.type === EntryType.Config) core.configs.appended(e.index, decodeConfiguration(e.data));
+  core.snapshot = snap;
+  core.pendingSnapshot = snap;
+  // The driver replaces its whole stored log with what we kept.
+  core.unstable = kept;
+  core.commit = Math.max(core.commit, index);
+  core.applied = Math.max(core.applied, index);
+  core.configurationChanged();
 }
