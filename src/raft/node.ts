@@ -1,97 +1,31 @@
 // RaftNode: the pure core driven by real time, storage, a transport and a
 // state machine, behind hashicorp/raft's future-returning API.
 //
-// The loop: every input (a message, a proposal, a tick) goes into the core at
-// once, and one "process ready" pass is scheduled for the end of the turn, so
-// everything that arrived in a turn is handled together. A pass persists the
-// snapshot, entries and hard state (one storage transaction: one fsync for the
-// whole turn, i.e. group commit), THEN sends messages, THEN applies committed
-// entries and settles the futures waiting on them. Passes never overlap.
+// Every input (a message, a proposal, a tick) goes into the core at once; the
+// ReadyLoop (ready-loop.ts) then persists, sends and applies what the core
+// made ready, one pass per turn of the event loop.
 
 import { NotLeaderError as CoreNotLeaderError } from "./core/errors.ts";
-import { RaftCore, type CoreOptions } from "./core/raft.ts";
+import { RaftCore } from "./core/raft.ts";
 import { seededRandom } from "./core/random.ts";
-import {
-  type Configuration,
-  type CoreStatus,
-  type MembershipChange,
-  type Message,
-  type NodeId,
-  type Ready,
-  type Role,
-  type SnapshotMeta,
-} from "./core/types.ts";
-import { FatalNodeError, LeadershipTransferError, NotLeaderError, ShutdownError } from "./errors.ts";
+import type { Configuration, Message, NodeId, SnapshotMeta } from "./core/types.ts";
+import { LeadershipTransferError, NotLeaderError, ShutdownError } from "./errors.ts";
+import { AddressBook } from "./addresses.ts";
 import { Applier } from "./apply.ts";
-import type { FSM } from "./fsm.ts";
-import { Futures, type ApplyResult } from "./futures.ts";
+import { Futures } from "./futures.ts";
 import { silentLogger, type Logger } from "./logger.ts";
+import { MembershipChanges } from "./membership.ts";
 import { Mutex } from "./mutex.ts";
+import { Observers, type Listener } from "./observers.ts";
+import { ReadyLoop } from "./ready-loop.ts";
 import { recover, type Recovered } from "./recovery.ts";
 import { Snapshotter } from "./snapshotter.ts";
 import { TickClock } from "./tick-clock.ts";
-import type { RaftStorage, SnapshotStore } from "../storage/types.ts";
+import type { ApplyResult, CallOptions, LeaderInfo, NodeState, NodeStats, RaftNodeOptions } from "./types.ts";
+import type { RaftStorage } from "../storage/types.ts";
 import type { Peer, Transport } from "../transport/types.ts";
 
-export interface RaftNodeOptions {
-  id: NodeId;
-  storage: RaftStorage;
-  snapshots: SnapshotStore;
-  transport: Transport;
-  fsm: FSM;
-  /** Length of one core tick in ms (default 50). Election timeouts and heartbeats are counted in ticks. */
-  tickMs?: number;
-  /** Election timeout in ticks; each timeout is random in [electionTicks, 2*electionTicks) (default 10). */
-  electionTicks?: number;
-  /** Leader heartbeat period in ticks (default 1). */
-  heartbeatTicks?: number;
-  /** Take a snapshot once this many entries were applied since the last one (default 8192). */
-  snapshotThreshold?: number;
-  /** How often to check snapshotThreshold, in ms, staggered up to 2x so nodes do not all snapshot at once (default 30 000). */
-  snapshotIntervalMs?: number;
-  /** Entries kept in the log behind a snapshot, so a follower slightly behind gets entries, not the snapshot (default 10 240). */
-  trailingLogs?: number;
-  /** Default timeout of the promise-returning calls, in ms; 0 waits forever (default 10 000). */
-  timeoutMs?: number;
-  logger?: Logger;
-  /** Seed of the election-timeout generator (default: random). */
-  seed?: number;
-  /** Passed through to the core. */
-  core?: Partial<Omit<CoreOptions, "id" | "random" | "electionTicks" | "heartbeatTicks">>;
-}
-
-export type NodeState = Role | "Shutdown";
-export type { ApplyResult };
-
-export interface LeaderInfo {
-  id: NodeId;
-  address: string;
-}
-
-export interface CallOptions {
-  timeoutMs?: number;
-}
-
-export interface NodeStats {
-  id: NodeId;
-  state: NodeState;
-  term: number;
-  leader: LeaderInfo | null;
-  commitIndex: number;
-  /** Last index the state machine applied (on this node). */
-  appliedIndex: number;
-  firstIndex: number;
-  lastIndex: number;
-  snapshotIndex: number;
-  /** ms since the last contact with the leader (followers) or a quorum (leader). */
-  lastContactMs: number;
-  configuration: Configuration;
-  configurationIndex: number;
-  /** Replication progress of each peer; only on the leader. */
-  peers: { id: NodeId; match: number; next: number; state: string; lastContactMs: number }[];
-}
-
-type Listener<T> = (value: T, previous: T) => void;
+export type { ApplyResult, CallOptions, LeaderInfo, NodeState, NodeStats, RaftNodeOptions } from "./types.ts";
 
 export class RaftNode {
   readonly id: NodeId;
@@ -105,23 +39,13 @@ export class RaftNode {
   private readonly futures = new Futures((e) => this.translate(e));
   private readonly applier: Applier;
   private readonly snapshotter: Snapshotter;
-  /** Term of the last entry handed out as committed: the leader may change membership once it equals its term. */
-  private committedTerm = 0;
+  private readonly readyLoop: ReadyLoop;
+  private readonly membership: MembershipChanges;
+  private readonly observers: Observers;
+  private readonly addresses = new AddressBook();
   private nextReadId = 1;
 
-  private readonly stateListeners = new Set<Listener<NodeState>>();
-  private readonly leaderListeners = new Set<Listener<LeaderInfo | null>>();
-  private lastState: NodeState = "Follower";
-  private lastLeader: NodeId | null = null;
-  private leaderTerm = 0;
-
-  /** Addresses of every server seen in any configuration (replies may go to a removed server). */
-  private readonly addresses = new Map<NodeId, string>();
-  private addressesAt = -1;
-
   private readonly loop = new Mutex();
-  private passScheduled = false;
-  private passRunning = false;
   private closed = false;
   private shutdownDone: Promise<void> | undefined;
   private ticker: ReturnType<typeof setInterval> | undefined;
@@ -153,6 +77,30 @@ export class RaftNode {
       intervalMs: options.snapshotIntervalMs ?? 30_000,
       trailingLogs: options.trailingLogs ?? 10_240,
     });
+    this.readyLoop = new ReadyLoop({
+      core,
+      storage: options.storage,
+      transport: options.transport,
+      snapshotter: this.snapshotter,
+      applier: this.applier,
+      futures: this.futures,
+      addresses: this.addresses,
+      loop: this.loop,
+      logger: this.logger,
+      closed: () => this.closed,
+      observe: () => this.observe(),
+      fail: (error) => void this.stop(error),
+    });
+    this.membership = new MembershipChanges({
+      core,
+      futures: this.futures,
+      applier: this.applier,
+      readyLoop: this.readyLoop,
+      addresses: this.addresses,
+      defaultTimeoutMs: this.defaultTimeoutMs,
+      ensureOpen: () => this.ensureOpen(),
+    });
+    this.observers = new Observers(this.logger, this.futures, (id) => this.leaderInfo(id));
   }
 
   /**
@@ -194,7 +142,7 @@ export class RaftNode {
       this.schedule();
     };
     await this.transport.start((m, from) => this.deliver(m, from));
-    this.refreshAddresses(this.core.status());
+    this.addresses.refresh(this.core.status());
     this.ticker = setInterval(() => this.tick(), this.tickMs);
     this.snapshotter.start();
     // Committed entries the state machine does not have yet are replayed by the first pass.
@@ -205,12 +153,7 @@ export class RaftNode {
 
   private deliver(message: Message, from?: Peer): void {
     if (this.closed) return;
-    // A server being added has no configuration yet, so it cannot answer the
-    // leader unless the transport tells it where the message came from.
-    // Configurations take precedence.
-    if (from !== undefined && from.id === message.from && !this.addresses.has(message.from)) {
-      this.addresses.set(message.from, from.address);
-    }
+    this.addresses.learn(message, from);
     this.core.step(message);
     this.schedule();
   }
@@ -232,7 +175,7 @@ export class RaftNode {
   async bootstrapCluster(configuration: Configuration): Promise<void> {
     this.ensureOpen();
     this.core.bootstrap(configuration);
-    this.refreshAddresses(this.core.status());
+    this.addresses.refresh(this.core.status());
     this.schedule();
     await this.futures.until("bootstrap", this.defaultTimeoutMs, () => (this.storage.log.lastIndex() >= 1 ? true : undefined));
   }
@@ -249,7 +192,7 @@ export class RaftNode {
   async barrier(options: CallOptions = {}): Promise<number> {
     this.ensureOpen();
     const st = this.core.status();
-    if (st.role !== "Leader") throw this.notLeader(st);
+    if (st.role !== "Leader") throw this.addresses.notLeader(st.leader);
     return this.futures.forApplied("barrier", st.lastIndex, this.applier.applied, true, this.timeout(options.timeoutMs));
   }
 
@@ -282,19 +225,19 @@ export class RaftNode {
   }
 
   addVoter(id: NodeId, address: string, prevIndex = 0, timeoutMs?: number): Promise<{ index: number }> {
-    return this.changeMembership({ kind: "addVoter", id, address }, prevIndex, timeoutMs);
+    return this.membership.change({ kind: "addVoter", id, address }, prevIndex, timeoutMs);
   }
 
   addNonvoter(id: NodeId, address: string, prevIndex = 0, timeoutMs?: number): Promise<{ index: number }> {
-    return this.changeMembership({ kind: "addNonvoter", id, address }, prevIndex, timeoutMs);
+    return this.membership.change({ kind: "addNonvoter", id, address }, prevIndex, timeoutMs);
   }
 
   demoteVoter(id: NodeId, prevIndex = 0, timeoutMs?: number): Promise<{ index: number }> {
-    return this.changeMembership({ kind: "demoteVoter", id }, prevIndex, timeoutMs);
+    return this.membership.change({ kind: "demoteVoter", id }, prevIndex, timeoutMs);
   }
 
   removeServer(id: NodeId, prevIndex = 0, timeoutMs?: number): Promise<{ index: number }> {
-    return this.changeMembership({ kind: "removeServer", id }, prevIndex, timeoutMs);
+    return this.membership.change({ kind: "removeServer", id }, prevIndex, timeoutMs);
   }
 
   /**
@@ -361,14 +304,12 @@ export class RaftNode {
 
   /** Called with (state, previous) whenever the role changes; returns the unsubscribe function. */
   onStateChange(listener: Listener<NodeState>): () => void {
-    this.stateListeners.add(listener);
-    return () => this.stateListeners.delete(listener);
+    return this.observers.onStateChange(listener);
   }
 
   /** Called with (leader, previous) whenever the known leader changes (null: none known); returns the unsubscribe function. */
   onLeaderChange(listener: Listener<LeaderInfo | null>): () => void {
-    this.leaderListeners.add(listener);
-    return () => this.leaderListeners.delete(listener);
+    return this.observers.onLeaderChange(listener);
   }
 
   /** Stops the node: rejects every pending call with ShutdownError, stops the timers, then closes the transport and the storage. */
@@ -379,121 +320,16 @@ export class RaftNode {
   // ---- the loop -------------------------------------------------------------------
 
   private schedule(): void {
-    if (this.passScheduled || this.closed) return;
-    this.passScheduled = true;
-    queueMicrotask(() => {
-      this.passScheduled = false;
-      void this.runPasses();
-    });
-  }
-
-  private async runPasses(): Promise<void> {
-    // A running pass re-checks hasReady() before it ends, so it picks up whatever arrived meanwhile.
-    if (this.passRunning || this.closed) return;
-    this.passRunning = true;
-    const release = this.loop.tryAcquire() ?? (await this.loop.acquire());
-    try {
-      while (!this.closed && this.core.hasReady()) {
-        await this.handleReady(this.core.ready());
-        this.observe();
-      }
-    } catch (error) {
-      void this.stop(error instanceof FatalNodeError ? error : new FatalNodeError("processing a ready batch", error));
-    } finally {
-      release();
-      this.passRunning = false;
-    }
-  }
-
-  private async handleReady(rd: Ready): Promise<void> {
-    if (rd.snapshot) await this.snapshotter.install(rd.snapshot);
-    if (rd.snapshot || rd.entries.length > 0 || rd.hardState) this.persist(rd);
-    if (rd.messages.length > 0) this.send(rd.messages);
-    if (rd.committed.length > 0) {
-      this.committedTerm = rd.committed[rd.committed.length - 1]!.term;
-      await this.applier.apply(rd.committed);
-    }
-    for (const id of rd.failedReads) this.futures.readFailed(id);
-    for (const { id, index } of rd.readStates) this.futures.readConfirmed(id, index, this.applier.applied);
-    this.futures.appliedUpTo(this.applier.applied);
-  }
-
-  /** Snapshot log reset, entries and hard state in one transaction: one fsync for the whole turn. */
-  private persist(rd: Ready): void {
-    try {
-      const { log, stable } = this.storage;
-      this.storage.transaction(() => {
-        if (rd.snapshot) {
-          // The core kept only what follows the snapshot and re-emits it in rd.entries.
-          const first = log.firstIndex();
-          if (first > 0) log.deleteRange(first, log.lastIndex());
-        }
-        if (rd.entries.length > 0) log.storeEntries(rd.entries);
-        if (rd.hardState) stable.setHardState(rd.hardState);
-      });
-    } catch (error) {
-      throw new FatalNodeError("persisting entries and hard state", error);
-    }
-  }
-
-  private send(messages: Message[]): void {
-    // status() copies the progress table: only call it when the configuration moved.
-    if (this.core.configs.latest().index !== this.addressesAt) this.refreshAddresses(this.core.status());
-    for (const m of messages) {
-      const address = this.addresses.get(m.to);
-      if (address === undefined) {
-        this.logger.debug("dropping a message to a server with no known address", { to: m.to, type: m.type });
-        continue;
-      }
-      try {
-        this.transport.send({ id: m.to, address }, m);
-      } catch (error) {
-        this.logger.warn("transport refused a message", { to: m.to, type: m.type, error: String(error) });
-      }
-    }
+    this.readyLoop.schedule();
   }
 
   /** Role and leader changes: observers, logging, and failing what only a leader can finish. */
   private observe(): void {
     if (this.closed) return;
     const st = this.core.status();
-    if (st.configurationIndex !== this.addressesAt) this.refreshAddresses(st);
-    const lostLeadership = this.lastState === "Leader" && (st.role !== "Leader" || st.term !== this.leaderTerm);
-    if (lostLeadership) {
-      this.logger.info("lost leadership", { term: this.leaderTerm, newTerm: st.term, leader: st.leader });
-      this.futures.leadershipLost();
-    }
-    if (st.role === "Leader" && (this.lastState !== "Leader" || lostLeadership)) {
-      this.leaderTerm = st.term;
-      this.logger.info("became leader", { term: st.term, lastIndex: st.lastIndex });
-    }
-    if (st.role !== this.lastState) {
-      const previous = this.lastState;
-      this.lastState = st.role;
-      this.emit(this.stateListeners, st.role, previous);
-    }
-    if (st.leader !== this.lastLeader) {
-      const previous = this.lastLeader;
-      this.lastLeader = st.leader;
-      this.emit(this.leaderListeners, st.leader === null ? null : this.leaderInfo(st.leader), previous === null ? null : this.leaderInfo(previous));
-    }
+    if (st.configurationIndex !== this.addresses.at) this.addresses.refresh(st);
+    this.observers.observe(st);
     this.futures.pollAll();
-  }
-
-  private emit<T>(listeners: Set<Listener<T>>, value: T, previous: T): void {
-    for (const listener of listeners) {
-      try {
-        listener(value, previous);
-      } catch (error) {
-        this.logger.warn("an observer threw", { error: String(error) });
-      }
-    }
-  }
-
-  private refreshAddresses(st: CoreStatus): void {
-    for (const s of st.configuration.servers) this.addresses.set(s.id, s.address);
-    for (const s of st.committedConfiguration.servers) if (!this.addresses.has(s.id)) this.addresses.set(s.id, s.address);
-    this.addressesAt = st.configurationIndex;
   }
 
   // ---- waiting ----------------------------------------------------------------------
@@ -508,28 +344,6 @@ export class RaftNode {
     this.call(() => this.core.readIndex(id));
     this.schedule();
     return this.futures.forRead(operation, id, thenApply, this.timeout(timeoutMs));
-  }
-
-  private async changeMembership(change: MembershipChange, prevIndex: number, timeoutMs?: number): Promise<{ index: number }> {
-    this.ensureOpen();
-    const deadline = Date.now() + this.timeout(timeoutMs);
-    const operation = change.kind;
-    // The core accepts one change at a time, and only once the leader has
-    // committed an entry of its term: wait for that here rather than fail, and
-    // propose synchronously inside the poll so concurrent calls queue up.
-    const at = await this.futures.until(operation, this.timeout(timeoutMs), () => {
-      const st = this.core.status();
-      if (st.role !== "Leader") throw this.notLeader(st);
-      if (this.committedTerm !== st.term || st.configurationIndex > st.commitIndex) return undefined;
-      const proposed = this.core.proposeMembershipChange(change, prevIndex);
-      this.schedule();
-      return proposed;
-    });
-    if (at.index <= this.applier.applied) return { index: at.index }; // already the configuration: nothing to do
-    const remaining = timeoutMs === 0 || (timeoutMs === undefined && this.defaultTimeoutMs === 0) ? 0 : Math.max(1, deadline - Date.now());
-    this.schedule();
-    const { index } = await this.futures.forEntry(operation, at, remaining);
-    return { index };
   }
 
   // ---- helpers -------------------------------------------------------------------------
@@ -549,13 +363,9 @@ export class RaftNode {
 
   private translate(error: unknown): unknown {
     if (error instanceof CoreNotLeaderError && !(error instanceof NotLeaderError)) {
-      return new NotLeaderError(error.leader, error.leader === null ? null : (this.addresses.get(error.leader) ?? null));
+      return this.addresses.notLeader(error.leader);
     }
     return error;
-  }
-
-  private notLeader(st: CoreStatus): NotLeaderError {
-    return new NotLeaderError(st.leader, st.leader === null ? null : (this.addresses.get(st.leader) ?? null));
   }
 
   private leaderInfo(id: NodeId): LeaderInfo {
@@ -571,7 +381,7 @@ export class RaftNode {
     clearInterval(this.ticker);
     const snapshotsStopped = this.snapshotter.stop();
     this.futures.rejectAll(new ShutdownError(reason));
-    this.emit(this.stateListeners, "Shutdown", previous);
+    this.observers.shutDown(previous);
     this.shutdownDone = (async () => {
       // Let an in-flight pass or snapshot finish its I/O before closing the stores under it.
       const release = await this.loop.acquire();
