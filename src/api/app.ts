@@ -27,6 +27,8 @@ export interface ApiDeps {
   token: () => string | undefined;
   /** Deadline of a request that names none, ms. */
   timeoutMs: number;
+  /** Largest request body accepted (http.maxBodyBytes). */
+  maxBodyBytes: number;
   version: string;
 }
 
@@ -49,6 +51,11 @@ export function createApi(deps: ApiDeps) {
       const url = new URL(request.url);
       const denied = checkAuth(request, url.pathname, deps.token);
       if (denied) return errorResponse(denied);
+      // Bun refuses a larger body too, but with an empty answer: say why here, in our format.
+      const length = Number(request.headers.get("content-length") ?? 0);
+      if (length > deps.maxBodyBytes) {
+        return errorResponse(new ApiError(413, "BODY_TOO_LARGE", `the request body is ${length} bytes; this node accepts at most ${deps.maxBodyBytes} (http.maxBodyBytes)`, { field: "body" }));
+      }
       try {
         return (await forwardIfFollower(request, url, deps.locator, deps.timeoutMs)) ?? undefined;
       } catch (error) {

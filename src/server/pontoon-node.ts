@@ -105,13 +105,16 @@ export class PontoonNode {
       logger: child("http"),
       token: options.token,
       timeoutMs: options.requestTimeoutMs ?? 10_000,
+      maxBodyBytes: options.http.maxBodyBytes,
       version: options.version ?? "0.0.0",
     });
     try {
       node.server = Bun.serve({
         hostname: options.http.host,
         port: options.http.port,
-        maxRequestBodySize: options.http.maxBodyBytes,
+        // The API answers bodies over http.maxBodyBytes with a 413 in our error format; Bun's own
+        // limit (which answers with an empty 413) only stops bodies far beyond that.
+        maxRequestBodySize: options.http.maxBodyBytes * 4,
         fetch: (request) => {
           let timeoutMs: number | undefined;
           try {

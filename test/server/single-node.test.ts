@@ -78,6 +78,9 @@ describe("kv on one node", () => {
       ["PUT", "/v1/kv/a/", "x", 400, "INVALID_KEY"],
       ["PUT", `/v1/kv/${"k".repeat(600)}`, "x", 400, "INVALID_KEY"],
       ["PUT", "/v1/kv/big", new Uint8Array(1024 * 1024 + 1), 413, "VALUE_TOO_LARGE"],
+      ["PUT", "/v1/kv/bigger", new Uint8Array(3 * 1024 * 1024), 413, "BODY_TOO_LARGE"],
+      ["PUT", "/v1/kv/%ZZ", "x", 400, "INVALID_KEY"],
+      ["POST", "/v1/kv/a", "x", 404, "ROUTE_NOT_FOUND"],
       ["GET", "/v1/kv/a?consistency=eventual", undefined, 400, "INVALID_REQUEST"],
       ["PUT", "/v1/kv/a?cas=-1", "x", 400, "INVALID_REQUEST"],
       ["POST", "/v1/cluster/join", "{not json", 400, "MALFORMED_BODY"],
@@ -87,7 +90,9 @@ describe("kv on one node", () => {
     const before = await (await fetch(`${base}/v1/kv`)).json();
     for (const [method, path, body, status, code] of cases) {
       const r = await fetch(base + path, { method, body, headers: method === "POST" ? { "content-type": "application/json" } : {} });
-      const json = (await r.json()) as { error: { code: string; message: string } };
+      const text = await r.text();
+      const json = JSON.parse(text || "null") as { error: { code: string; message: string } } | null;
+      if (!json) throw new Error(`${method} ${path.slice(0, 40)}: ${r.status} with no error body`);
       expect(`${method} ${path.slice(0, 40)} ${r.status} ${json.error.code}`).toBe(`${method} ${path.slice(0, 40)} ${status} ${code}`);
       expect(json.error.message.length).toBeGreaterThan(10);
     }
