@@ -79,14 +79,8 @@ function durable(storage: RaftStorage): RaftStorage {
   };
 }
 
-export interface ClusterOptions {
-  tickMs?: number;
-  electionTicks?: number;
-  heartbeatTicks?: number;
-  snapshotThreshold?: number;
-  snapshotIntervalMs?: number;
-  trailingLogs?: number;
-  timeoutMs?: number;
+export interface ClusterOptions
+  extends Pick<RaftNodeOptions, "tickMs" | "electionTicks" | "heartbeatTicks" | "snapshotThreshold" | "snapshotIntervalMs" | "trailingLogs" | "timeoutMs"> {
   /** Faults and seed of the MemoryNetwork (default: a perfect network). */
   network?: MemoryNetworkOptions;
   /** Bootstrap every node with all of them as voters (default true). */
