@@ -489,7 +489,13 @@ class Simulation implements DriverContext {
       if (!leader) continue;
       const st = leader.status();
       this.fenceRemoved(st.configuration);
-      const settled = st.commitIndex === st.lastIndex && st.transferTarget === null && st.configurationIndex <= st.commitIndex;
+      // A live server in a higher term will depose this leader (without Pre-Vote or CheckQuorum it
+      // ignores the leader's lower-term messages until it campaigns): not settled yet (seed 51707).
+      const outranked = st.configuration.servers.some((s) => {
+        const n = this.nodes.get(s.id);
+        return n !== undefined && n.live && n.core !== null && n.core.term > st.term;
+      });
+      const settled = st.commitIndex === st.lastIndex && st.transferTarget === null && st.configurationIndex <= st.commitIndex && !outranked;
       if (!settled || stable.leader !== st.id || stable.term !== st.term) stable = { leader: settled ? st.id : "", term: st.term, since: this.now };
       if (accepted.length === 0) {
         if (!settled || this.now - stable.since < this.knobs.core.electionTicks!) continue;
