@@ -38,6 +38,7 @@ export class PluginHost implements FSM {
   private db: Database;
   private readonly plugins = new Map<string, HostedPlugin>();
   private readonly listeners = new Set<(batch: AppliedBatch) => void>();
+  private readonly restoreListeners = new Set<() => void>();
   private applied: number;
 
   constructor(
@@ -75,6 +76,12 @@ export class PluginHost implements FSM {
   onApplied(listener: (batch: AppliedBatch) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Called after the whole state was replaced by a snapshot (caches of it are stale). */
+  onRestored(listener: () => void): () => void {
+    this.restoreListeners.add(listener);
+    return () => this.restoreListeners.delete(listener);
   }
 
   apply(entry: CommittedCommand): unknown {
@@ -169,6 +176,7 @@ export class PluginHost implements FSM {
     this.db = this.openAndMigrate();
     this.applied = Number(readMeta(this.db, "applied_index") ?? 0);
     this.logger.info("state machine restored from a snapshot", { appliedIndex: this.applied, plugins: names });
+    for (const listener of this.restoreListeners) listener();
   }
 
   close(): void {

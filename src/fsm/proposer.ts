@@ -41,6 +41,9 @@ export class Proposer {
     host.onApplied((batch) => {
       if (batch.commands.some((c) => c.plugin === HOST_PLUGIN)) this.members = undefined;
     });
+    host.onRestored(() => {
+      this.members = undefined;
+    });
   }
 
   async propose(plugin: string, command: string, args: unknown, options: { timeoutMs?: number } = {}): Promise<{ index: number; value: unknown }> {
