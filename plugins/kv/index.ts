@@ -3,9 +3,11 @@
 // Consul), with check-and-set on modifyIndex.
 
 import { PluginError, definePlugin } from "../../src/fsm/sdk.ts";
-import { kvCommands, kvConfig } from "./commands.ts";
+import type { ApplyContext } from "../../src/fsm/sdk.ts";
+import { kvCommands, kvConfig, type KvConfig, type KvEvent } from "./commands.ts";
 import { kvRoutes } from "./routes.ts";
-import { deleteEntry, getEntry, migrations, putEntry, type StoredEntry } from "./store.ts";
+import { watchRoutes } from "./watch-routes.ts";
+import { changeAt, deleteEntry, getEntry, migrations, putEntry, recordChange, type StoredEntry } from "./store.ts";
 
 export default definePlugin({
   name: "kv",
@@ -15,17 +17,46 @@ export default definePlugin({
   commands: kvCommands,
   apply: {
     put: (ctx, args): { index: number } => {
-      checkCas(getEntry(ctx.db, args.key), args.cas);
-      putEntry(ctx.db, args.key, args.value, ctx.index);
+      const current = getEntry(ctx.db, args.key);
+      checkCas(current, args.cas);
+      write(ctx, args.key, args.value, current);
       return { index: ctx.index };
     },
     delete: (ctx, args): { index: number; deleted: boolean } => {
-      if (args.cas !== undefined) checkCas(getEntry(ctx.db, args.key), args.cas);
-      return { index: ctx.index, deleted: deleteEntry(ctx.db, args.key) };
+      const current = getEntry(ctx.db, args.key);
+      if (args.cas !== undefined) checkCas(current, args.cas);
+      return { index: ctx.index, deleted: remove(ctx, args.key, current) };
+    },
+    rollback: (ctx, args): { index: number; deleted: boolean } => {
+      const version = changeAt(ctx.db, args.key, args.toIndex);
+      if (!version) {
+        throw new PluginError("VERSION_NOT_FOUND", `key ${JSON.stringify(args.key)} has no retained version at index ${args.toIndex} (kv.history keeps the last ${ctx.config.history}); see ?history`, 404, { field: "toIndex" });
+      }
+      const current = getEntry(ctx.db, args.key);
+      if (version.op === "delete") return { index: ctx.index, deleted: remove(ctx, args.key, current) };
+      write(ctx, args.key, version.value!, current);
+      return { index: ctx.index, deleted: false };
     },
   },
   routes: kvRoutes,
+  rootRoutes: watchRoutes,
+  localRoutes: ["/v1/watch"],
 });
+
+function write(ctx: ApplyContext<KvConfig>, key: string, value: Uint8Array, current: StoredEntry | null): void {
+  putEntry(ctx.db, key, value, ctx.index);
+  const createIndex = current?.createIndex ?? ctx.index;
+  recordChange(ctx.db, { index: ctx.index, key, op: "put", value, createIndex }, ctx.config.history);
+  ctx.emit({ op: "put", key, value, createIndex } satisfies KvEvent);
+}
+
+function remove(ctx: ApplyContext<KvConfig>, key: string, current: StoredEntry | null): boolean {
+  if (!current) return false;
+  deleteEntry(ctx.db, key);
+  recordChange(ctx.db, { index: ctx.index, key, op: "delete", value: null, createIndex: current.createIndex }, ctx.config.history);
+  ctx.emit({ op: "delete", key, value: null, createIndex: current.createIndex } satisfies KvEvent);
+  return true;
+}
 
 /** Consul's cas semantics: 0 means "only if absent"; M > 0 means "only if modifyIndex is M". */
 function checkCas(current: StoredEntry | null, cas: number | undefined): void {

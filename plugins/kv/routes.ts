@@ -1,18 +1,21 @@
 // The kv HTTP routes (CONTRACT.md "Key-value"), mounted at /v1/kv.
 
 import { Elysia, t } from "elysia";
-import { PluginError, type PluginRuntime } from "../../src/fsm/sdk.ts";
-import type { KvConfig, kvCommands } from "./commands.ts";
+import { PluginError } from "../../src/fsm/sdk.ts";
+import { waitForChange, waitMs } from "./blocking.ts";
+import type { KvRuntime } from "./commands.ts";
 import { assertKey, assertPrefix } from "./keys.ts";
-import { getEntry, listEntries, type StoredEntry } from "./store.ts";
-
-type KvRuntime = PluginRuntime<typeof kvCommands, KvConfig, { put: { index: number }; delete: { index: number; deleted: boolean } }>;
+import { getEntry, keyHistory, lastChangeIndex, listEntries, type StoredEntry } from "./store.ts";
 
 export const consistencyQuery = t.Optional(
   t.Union([t.Literal("linearizable"), t.Literal("leader"), t.Literal("stale")], {
     description: "linearizable (default): never stale; leader: under the leader's lease; stale: whatever this node has",
   }),
 );
+const blockingQuery = {
+  index: t.Optional(t.Numeric({ minimum: 0, description: "blocking query: answer once something here changes after this index (from X-Pontoon-Index)" })),
+  wait: t.Optional(t.String({ description: 'with index: the longest to wait, e.g. "30s" (default 5m, at most 10m)' })),
+};
 const casQuery = t.Optional(t.Numeric({ minimum: 0, description: "write only if the key's modifyIndex is this (0: only if absent)" }));
 
 const entrySchema = t.Object({ key: t.String(), value: t.String(), createIndex: t.Integer(), modifyIndex: t.Integer() });
@@ -34,37 +37,76 @@ function keyOf(params: Record<string, string | undefined>): string {
   return key;
 }
 
+/**
+ * With `?index=N`, waits until the last change at `keyOrPrefix` is past N (or
+ * the wait ends); then the read runs as usual. X-Pontoon-Index carries that
+ * last-change index for the next call.
+ */
+async function block(kv: KvRuntime, keyOrPrefix: string, exact: boolean, index: number | undefined, wait: string | undefined, request: Request): Promise<void> {
+  if (index === undefined) return;
+  const ms = waitMs(wait);
+  const matches = exact ? (key: string) => key === keyOrPrefix : (key: string) => key.startsWith(keyOrPrefix);
+  await waitForChange(kv, matches, index, () => kv.peek((db) => lastChangeIndex(db, keyOrPrefix, exact)), ms, request.signal);
+}
+
 export function kvRoutes(kv: KvRuntime) {
   return new Elysia({ name: "kv-routes" })
     .get(
       "",
-      async ({ query, set }) => {
+      async ({ query, set, request }) => {
         const prefix = query.prefix ?? "";
         assertPrefix(prefix);
-        const { index, value } = await kv.read(query.consistency ?? "linearizable", (db) => listEntries(db, prefix));
-        set.headers["x-pontoon-index"] = String(index);
-        return { index, items: value.map(present) };
+        await block(kv, prefix, false, query.index, query.wait, request);
+        const { index, value } = await kv.read(query.consistency ?? "linearizable", (db) => ({ items: listEntries(db, prefix), changed: lastChangeIndex(db, prefix, false) }));
+        set.headers["x-pontoon-index"] = String(value.changed);
+        return { index, items: value.items.map(present) };
       },
       {
-        query: t.Object({ prefix: t.Optional(t.String({ description: "list keys starting with this (all when empty)" })), consistency: consistencyQuery }),
+        query: t.Object({ prefix: t.Optional(t.String({ description: "list keys starting with this (all when empty)" })), consistency: consistencyQuery, ...blockingQuery }),
         detail: { summary: "List keys by prefix, ordered by key" },
       },
     )
     .get(
       "/*",
-      async ({ params, query, set }) => {
+      async ({ params, query, set, request }) => {
         const key = keyOf(params);
-        const { index, value: entry } = await kv.read(query.consistency ?? "linearizable", (db) => getEntry(db, key));
-        set.headers["x-pontoon-index"] = String(index);
+        if (query.history !== undefined) {
+          const { value: versions } = await kv.read(query.consistency ?? "linearizable", (db) => keyHistory(db, key));
+          if (versions.length === 0) throw new PluginError("KEY_NOT_FOUND", `key ${JSON.stringify(key)} has no retained history`, 404);
+          return { key, versions: versions.map((v) => ({ index: v.index, op: v.op, value: v.value === null ? null : decoder.decode(v.value), createIndex: v.createIndex })) };
+        }
+        await block(kv, key, true, query.index, query.wait, request);
+        const { value } = await kv.read(query.consistency ?? "linearizable", (db) => ({ entry: getEntry(db, key), changed: lastChangeIndex(db, key, true) }));
+        const { entry, changed } = value;
+        set.headers["x-pontoon-index"] = String(changed);
         if (!entry) throw new PluginError("KEY_NOT_FOUND", `key ${JSON.stringify(key)} does not exist`, 404);
         if (query.raw !== undefined) {
-          return new Response(entry.value, { headers: { "content-type": "application/octet-stream", "x-pontoon-index": String(index), "x-pontoon-modify-index": String(entry.modifyIndex) } });
+          return new Response(entry.value, { headers: { "content-type": "application/octet-stream", "x-pontoon-index": String(changed), "x-pontoon-modify-index": String(entry.modifyIndex) } });
         }
         return present(entry);
       },
       {
-        query: t.Object({ raw: t.Optional(t.String({ description: "present: answer the stored bytes alone" })), consistency: consistencyQuery }),
+        query: t.Object({
+          raw: t.Optional(t.String({ description: "present: answer the stored bytes alone" })),
+          history: t.Optional(t.String({ description: "present: answer the key's retained versions, newest first" })),
+          consistency: consistencyQuery,
+          ...blockingQuery,
+        }),
         detail: { summary: "Read one key" },
+      },
+    )
+    .post(
+      "/*",
+      async ({ params, body }) => {
+        const path = params["*"] ?? "";
+        if (!path.endsWith("/rollback")) throw new PluginError("ROUTE_NOT_FOUND", "POST under /v1/kv is only <key>/rollback; writes are PUT", 404);
+        const key = keyOf({ "*": path.slice(0, -"/rollback".length) });
+        const { value } = await kv.write("rollback", { key, toIndex: body.toIndex });
+        return value;
+      },
+      {
+        body: t.Object({ toIndex: t.Integer({ minimum: 1, description: "the index of the version to write back (see ?history)" }) }),
+        detail: { summary: "Write an old version of a key back as a new version (POST /v1/kv/<key>/rollback)" },
       },
     )
     .put(

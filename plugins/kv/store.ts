@@ -10,7 +10,85 @@ export const migrations = [
      create_index INTEGER NOT NULL,
      modify_index INTEGER NOT NULL
    ) WITHOUT ROWID`,
+  // Every change, kept per key up to kv.history versions: history, rollback,
+  // and watches that resume from an index. A delete is a change with no value.
+  `CREATE TABLE kv_changes (
+     idx INTEGER NOT NULL,
+     key TEXT NOT NULL,
+     op TEXT NOT NULL CHECK (op IN ('put', 'delete')),
+     value BLOB,
+     create_index INTEGER NOT NULL,
+     PRIMARY KEY (idx, key)
+   ) WITHOUT ROWID;
+   CREATE INDEX kv_changes_by_key ON kv_changes (key, idx);
+   CREATE TABLE kv_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+   INSERT INTO kv_meta (name, value) VALUES ('pruned_through', 0);`,
 ];
+
+export interface Change {
+  index: number;
+  key: string;
+  op: "put" | "delete";
+  /** null for a delete. */
+  value: Uint8Array | null;
+  createIndex: number;
+}
+
+interface ChangeRow {
+  idx: number;
+  key: string;
+  op: "put" | "delete";
+  value: Uint8Array | null;
+  create_index: number;
+}
+
+const toChange = (r: ChangeRow): Change => ({ index: r.idx, key: r.key, op: r.op, value: r.value, createIndex: r.create_index });
+
+/** Records a change and forgets the key's versions beyond the newest `keep`; returns the change. */
+export function recordChange(db: Database, change: Change, keep: number): Change {
+  db.query("INSERT INTO kv_changes (idx, key, op, value, create_index) VALUES (?, ?, ?, ?, ?)").run(change.index, change.key, change.op, change.value, change.createIndex);
+  const cutoff = db.query<{ idx: number }, [string, number]>("SELECT idx FROM kv_changes WHERE key = ? ORDER BY idx DESC LIMIT 1 OFFSET ?").get(change.key, keep);
+  if (cutoff) {
+    db.query("DELETE FROM kv_changes WHERE key = ? AND idx <= ?").run(change.key, cutoff.idx);
+    // A watch resuming from before this point could miss a change: it must re-read instead (410).
+    db.query("UPDATE kv_meta SET value = max(value, ?) WHERE name = 'pruned_through'").run(cutoff.idx);
+  }
+  return change;
+}
+
+/** The key's retained versions, newest first. */
+export function keyHistory(db: Database, key: string): Change[] {
+  return db.query<ChangeRow, [string]>("SELECT idx, key, op, value, create_index FROM kv_changes WHERE key = ? ORDER BY idx DESC").all(key).map(toChange);
+}
+
+export function changeAt(db: Database, key: string, index: number): Change | null {
+  const row = db.query<ChangeRow, [number, string]>("SELECT idx, key, op, value, create_index FROM kv_changes WHERE idx = ? AND key = ?").get(index, key);
+  return row ? toChange(row) : null;
+}
+
+/** Retained changes after `after` under `prefix`, in log order (and key order within one index). */
+export function changesSince(db: Database, prefix: string, after: number, limit: number): Change[] {
+  return db
+    .query<ChangeRow, [number, string, string, number]>(
+      "SELECT idx, key, op, value, create_index FROM kv_changes WHERE idx > ? AND key >= ? AND key < ? ORDER BY idx, key LIMIT ?",
+    )
+    .all(after, prefix, `${prefix}\u{10FFFF}`, limit)
+    .filter((r) => r.key.startsWith(prefix))
+    .map(toChange);
+}
+
+/** Changes at or below this index may have been forgotten. */
+export function prunedThrough(db: Database): number {
+  return db.query<{ value: number }, []>("SELECT value FROM kv_meta WHERE name = 'pruned_through'").get()?.value ?? 0;
+}
+
+/** Index of the last retained change to `key` (exact) or under `prefix`; 0 when none. */
+export function lastChangeIndex(db: Database, keyOrPrefix: string, exact: boolean): number {
+  const row = exact
+    ? db.query<{ idx: number | null }, [string]>("SELECT max(idx) AS idx FROM kv_changes WHERE key = ?").get(keyOrPrefix)
+    : db.query<{ idx: number | null }, [string, string]>("SELECT max(idx) AS idx FROM kv_changes WHERE key >= ? AND key < ?").get(keyOrPrefix, `${keyOrPrefix}\u{10FFFF}`);
+  return row?.idx ?? 0;
+}
 
 export interface StoredEntry {
   key: string;

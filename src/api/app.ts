@@ -34,6 +34,7 @@ export interface ApiDeps {
 
 export function createApi(deps: ApiDeps) {
   const pluginNames = deps.plugins.map((p) => p.definition.name).sort();
+  const localPaths = deps.plugins.flatMap((p) => (p.definition.localRoutes as string[] | undefined) ?? []);
   let app = new Elysia({ name: "pontoon-api" })
     .onError({ as: "global" }, ({ code, error, request }) => {
       const apiError =
@@ -57,7 +58,7 @@ export function createApi(deps: ApiDeps) {
         return errorResponse(new ApiError(413, "BODY_TOO_LARGE", `the request body is ${length} bytes; this node accepts at most ${deps.maxBodyBytes} (http.maxBodyBytes)`, { field: "body" }));
       }
       try {
-        return (await forwardIfFollower(request, url, deps.locator, deps.timeoutMs)) ?? undefined;
+        return (await forwardIfFollower(request, url, deps.locator, deps.timeoutMs, localPaths)) ?? undefined;
       } catch (error) {
         return errorResponse(toApiError(error, request.method !== "GET"));
       }
@@ -70,8 +71,11 @@ export function createApi(deps: ApiDeps) {
     .get("/metrics", () => new Response(deps.metrics.render(deps.node), { headers: { "content-type": "text/plain; version=0.0.4" } }), { detail: { summary: "Prometheus metrics" } })
     .use(clusterRoutes({ node: deps.node, proposer: deps.proposer, plugins: pluginNames, timeoutMs: deps.timeoutMs }));
   for (const plugin of deps.plugins) {
-    const routes = plugin.definition.routes?.(pluginRuntime(plugin.definition.name, deps.host, deps.proposer));
+    const runtime = pluginRuntime(plugin.definition.name, deps.host, deps.proposer);
+    const routes = plugin.definition.routes?.(runtime);
     if (routes) app = app.group(`/v1/${plugin.definition.name}`, (group) => group.use(routes)) as unknown as typeof app;
+    const rootRoutes = plugin.definition.rootRoutes?.(runtime);
+    if (rootRoutes) app = app.use(rootRoutes) as unknown as typeof app;
   }
   const document = openApiDocument(app, { title: "Pontoon", version: deps.version });
   return app.get("/openapi", () => document, { detail: { summary: "This API as an OpenAPI 3.1 document" } });

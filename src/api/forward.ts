@@ -5,6 +5,7 @@
 // forwarded once is never forwarded again: if it reaches a non-leader,
 // leadership is moving and the client is told to retry.
 
+import { parseDuration } from "../config/duration.ts";
 import { ApiError } from "./errors.ts";
 
 export const FORWARDED_HEADER = "x-pontoon-forwarded-by";
@@ -18,19 +19,25 @@ export interface LeaderLocator {
   leader(): { id: string; http: string | null } | null;
 }
 
-/** Routes every node answers itself, whatever its role. */
-function answeredLocally(method: string, path: string, url: URL): boolean {
+/** Routes every node answers itself, whatever its role (plus the plugins' local routes). */
+function answeredLocally(method: string, path: string, url: URL, localPaths: readonly string[]): boolean {
   if (!path.startsWith("/v1/")) return true;
   if (method === "GET" || method === "HEAD") {
-    if (path === "/v1/health" || path === "/v1/cluster") return true;
+    if (path === "/v1/health" || path === "/v1/cluster" || localPaths.includes(path)) return true;
     return url.searchParams.get("consistency") === "stale";
   }
   return false;
 }
 
 /** The forwarded response, or null when this node should answer itself. */
-export async function forwardIfFollower(request: Request, url: URL, locator: LeaderLocator, defaultTimeoutMs: number): Promise<Response | null> {
-  if (answeredLocally(request.method, url.pathname, url) || locator.isLeader()) return null;
+export async function forwardIfFollower(
+  request: Request,
+  url: URL,
+  locator: LeaderLocator,
+  defaultTimeoutMs: number,
+  localPaths: readonly string[] = [],
+): Promise<Response | null> {
+  if (answeredLocally(request.method, url.pathname, url, localPaths) || locator.isLeader()) return null;
   const isWrite = request.method !== "GET" && request.method !== "HEAD";
   if (request.headers.has(FORWARDED_HEADER)) {
     throw new ApiError(503, "NO_LEADER", `this request was forwarded by ${request.headers.get(FORWARDED_HEADER)} to ${locator.id}, which is no longer the leader; leadership is moving, retry shortly`, {}, { "retry-after": "1" });
@@ -40,7 +47,8 @@ export async function forwardIfFollower(request: Request, url: URL, locator: Lea
   if (!leader.http) {
     throw new ApiError(503, "NO_LEADER", `the leader is ${leader.id} but its HTTP address is not known here yet; retry shortly`, {}, { "retry-after": "1" });
   }
-  const timeoutMs = clientTimeout(request) ?? defaultTimeoutMs;
+  // A blocking query (?index=N&wait=...) may rightly take its whole wait before answering.
+  const timeoutMs = (clientTimeout(request) ?? defaultTimeoutMs) + blockingWaitMs(url);
   const headers = new Headers(request.headers);
   headers.delete("host");
   headers.delete("content-length");
@@ -69,6 +77,13 @@ export async function forwardIfFollower(request: Request, url: URL, locator: Lea
     const timedOut = (error as { name?: string }).name === "TimeoutError";
     throw new ApiError(timedOut ? 504 : 503, "OUTCOME_UNKNOWN", `the write was forwarded to the leader ${leader.id} but no answer came back (${String(error)}); it may or may not have been applied: read before retrying`);
   }
+}
+
+function blockingWaitMs(url: URL): number {
+  if (!url.searchParams.has("index")) return 0;
+  const wait = url.searchParams.get("wait");
+  const ms = wait === null ? 5 * 60_000 : /^\d+$/.test(wait) ? Number(wait) : parseDuration(wait);
+  return Math.min(ms ?? 0, 10 * 60_000);
 }
 
 /** The client's deadline in ms, from the header, capped to something sane. */

@@ -20,7 +20,7 @@ export const hostCommands = {
 
 export type MemberRecord = Static<typeof hostCommands.member>;
 
-export function applyHostCommand(ctx: Omit<ApplyContext, "config">, command: string, args: unknown): unknown {
+export function applyHostCommand(ctx: Omit<ApplyContext, "config" | "emit">, command: string, args: unknown): unknown {
   switch (command) {
     case "member": {
       const m = args as MemberRecord;

@@ -14,7 +14,7 @@ import { decodeCommand } from "./command-codec.ts";
 import { migrate, openFsmDatabase, readMeta, writeMeta } from "./fsm-db.ts";
 import { HOST_PLUGIN, applyHostCommand, hostCommands } from "./host-commands.ts";
 import { PluginMismatchError } from "./errors.ts";
-import { PluginError, type AnyPluginDefinition, type ApplyContext } from "./sdk.ts";
+import { PluginError, type AnyPluginDefinition, type ApplyContext, type PluginEvent } from "./sdk.ts";
 import { decodeSnapshotImage, encodeSnapshotImage } from "./snapshot-image.ts";
 
 /** What apply returned for one command: the value, or the error the proposer gets. */
@@ -39,6 +39,7 @@ export class PluginHost implements FSM {
   private readonly plugins = new Map<string, HostedPlugin>();
   private readonly listeners = new Set<(batch: AppliedBatch) => void>();
   private readonly restoreListeners = new Set<() => void>();
+  private readonly eventListeners = new Map<string, Set<(events: PluginEvent[]) => void>>();
   private applied: number;
 
   constructor(
@@ -78,6 +79,14 @@ export class PluginHost implements FSM {
     return () => this.listeners.delete(listener);
   }
 
+  /** Hears the events a plugin's apply emitted, per committed batch. */
+  onEvents(plugin: string, listener: (events: PluginEvent[]) => void): () => void {
+    let set = this.eventListeners.get(plugin);
+    if (!set) this.eventListeners.set(plugin, (set = new Set()));
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
   /** Called after the whole state was replaced by a snapshot (caches of it are stale). */
   onRestored(listener: () => void): () => void {
     this.restoreListeners.add(listener);
@@ -91,6 +100,7 @@ export class PluginHost implements FSM {
   applyBatch(entries: CommittedCommand[]): CommandOutcome[] {
     const outcomes: CommandOutcome[] = [];
     const batch: AppliedBatch = { index: entries[entries.length - 1]!.index, commands: [] };
+    const events = new Map<string, PluginEvent[]>();
     this.db
       .transaction(() => {
         for (const entry of entries) {
@@ -104,12 +114,21 @@ export class PluginHost implements FSM {
             outcomes.push({ ok: true, value: applyHostCommand(context, command.command, command.args) });
             continue;
           }
-          outcomes.push(this.applyPluginCommand(entry.index, command.plugin, command.command, command.args, context));
+          outcomes.push(this.applyPluginCommand(entry.index, command.plugin, command.command, command.args, context, events));
         }
         writeMeta(this.db, "applied_index", String(batch.index));
       })
       .immediate();
     this.applied = batch.index;
+    for (const [plugin, list] of events) {
+      for (const listener of this.eventListeners.get(plugin) ?? []) {
+        try {
+          listener(list);
+        } catch (error) {
+          this.logger.warn("an event listener threw", { plugin, error: String(error) });
+        }
+      }
+    }
     for (const listener of this.listeners) {
       try {
         listener(batch);
@@ -125,7 +144,8 @@ export class PluginHost implements FSM {
     pluginName: string,
     commandName: string,
     args: unknown,
-    base: Omit<ApplyContext, "config">,
+    base: Omit<ApplyContext, "config" | "emit">,
+    events: Map<string, PluginEvent[]>,
   ): CommandOutcome {
     const plugin = this.plugins.get(pluginName);
     // Skipping a command this node cannot run would make it diverge: stop instead.
@@ -133,9 +153,15 @@ export class PluginHost implements FSM {
     const handler = (plugin.definition.apply as Record<string, (ctx: ApplyContext, args: unknown) => unknown>)[commandName];
     if (!handler) throw new PluginMismatchError(`entry ${index} is command "${commandName}" of plugin "${pluginName}", which this node's version of the plugin does not have`, this.pluginNames);
     this.db.run("SAVEPOINT pontoon_command");
+    const emitted: PluginEvent[] = [];
     try {
-      const value = handler({ ...base, config: plugin.config }, args);
+      const value = handler({ ...base, config: plugin.config, emit: (event) => emitted.push({ index, event }) }, args);
       this.db.run("RELEASE pontoon_command");
+      if (emitted.length > 0) {
+        const list = events.get(pluginName);
+        if (list) list.push(...emitted);
+        else events.set(pluginName, emitted);
+      }
       return { ok: true, value };
     } catch (error) {
       // The command's own writes go; the batch and the log move on.

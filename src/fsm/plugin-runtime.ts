@@ -12,5 +12,8 @@ export function pluginRuntime(name: string, host: PluginHost, proposer: Proposer
     config: hosted.config,
     write: (command, args, options) => proposer.propose(name, command, args, options) as Promise<{ index: number; value: any }>,
     read: (consistency, query) => proposer.read(consistency, query),
+    peek: (query) => query(host.database),
+    subscribe: (listener) => host.onEvents(name, listener),
+    appliedIndex: () => host.appliedIndex(),
   };
 }

@@ -37,6 +37,19 @@ export interface ApplyContext<Config = unknown> {
   /** The leader's clock when the command was proposed (ms since the epoch): identical on every node. */
   readonly timestamp: number;
   readonly config: Config;
+  /**
+   * Announces a change to the plugin's subscribers (watches, blocking
+   * queries). Delivered once the batch is committed to fsm.db, and dropped
+   * if this command fails; never replayed, so a plugin that offers resumable
+   * watches keeps its own change table.
+   */
+  emit(event: unknown): void;
+}
+
+/** A change a plugin announced from apply, with the index of the entry that made it. */
+export interface PluginEvent {
+  index: number;
+  event: unknown;
 }
 
 export type Consistency = "linearizable" | "leader" | "stale";
@@ -87,6 +100,12 @@ export interface PluginRuntime<Commands extends Record<string, TSchema>, Config,
    * `index` is the index the state was read at.
    */
   read<T>(consistency: Consistency, query: (db: Database) => T): Promise<{ index: number; value: T }>;
+  /** Runs a query at once on whatever this node has applied (stale), synchronously: no batch can land mid-query. */
+  peek<T>(query: (db: Database) => T): T;
+  /** Hears every committed batch's events of this plugin, in log order; returns the unsubscribe function. */
+  subscribe(listener: (events: PluginEvent[]) => void): () => void;
+  /** The last index applied on this node. */
+  appliedIndex(): number;
 }
 
 export interface PluginDefinition<
@@ -105,6 +124,13 @@ export interface PluginDefinition<
   apply: Handlers<Commands, Static<ConfigSchema>, R>;
   /** An Elysia instance with the plugin's routes, mounted at /v1/<name>. */
   routes?: (plugin: PluginRuntime<Commands, Static<ConfigSchema>, R>) => AnyElysia;
+  /**
+   * Routes mounted at the root instead (e.g. /v1/watch), for the few a
+   * contract places outside /v1/<name>. Paths listed in `localRoutes` are
+   * answered by whichever node is asked, never forwarded to the leader.
+   */
+  rootRoutes?: (plugin: PluginRuntime<Commands, Static<ConfigSchema>, R>) => AnyElysia;
+  localRoutes?: string[];
 }
 
 export type AnyPluginDefinition = PluginDefinition<any, any, any>;
@@ -124,3 +150,6 @@ export function definePlugin<const Commands extends Record<string, TSchema>, Con
   }
   return definition;
 }
+
+/** Durations as the YAML takes them ("250ms", "30s", "5m", "1h", or ms): for `?wait=` and similar. Null when invalid. */
+export { parseDuration } from "../config/duration.ts";

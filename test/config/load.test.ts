@@ -292,7 +292,7 @@ describe("the shipped config files", () => {
       node: { ...defaults.node, dataDir: join(root, "data") },
       http: { ...defaults.http, advertise: "127.0.0.1:2221" },
       raft: { ...defaults.raft, advertise: "127.0.0.1:1111" },
-      kv: { maxValueBytes: 1_048_576 },
+      kv: { maxValueBytes: 1_048_576, history: 10 },
     } as typeof config);
   });
 

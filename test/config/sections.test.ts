@@ -9,9 +9,9 @@ import { kvConfig } from "../../plugins/kv/commands.ts";
 
 describe("validateSection", () => {
   it("fills the plugin's defaults for a missing or empty section", () => {
-    expect(validateSection(kvConfig, undefined, "kv")).toEqual({ maxValueBytes: 1_048_576 });
-    expect(validateSection(kvConfig, null, "kv")).toEqual({ maxValueBytes: 1_048_576 });
-    expect(validateSection(kvConfig, { maxValueBytes: 10 }, "kv")).toEqual({ maxValueBytes: 10 });
+    expect(validateSection(kvConfig, undefined, "kv")).toEqual({ maxValueBytes: 1_048_576, history: 10 });
+    expect(validateSection(kvConfig, null, "kv")).toEqual({ maxValueBytes: 1_048_576, history: 10 });
+    expect(validateSection(kvConfig, { maxValueBytes: 10 }, "kv")).toEqual({ maxValueBytes: 10, history: 10 });
   });
 
   it("does not change the value it was given", () => {
@@ -26,8 +26,8 @@ describe("validateSection", () => {
   );
   const cases: { name: string; value: unknown; code: ConfigErrorCode; message: string }[] = [
     { name: "a value of the wrong type", value: { maxValueBytes: "big" }, code: "BAD_SETTING", message: 'kv.maxValueBytes: expected an integer 1-67108864, got "big" (config/pontoon.yaml)' },
-    { name: "an unknown setting", value: { maxValue: 5 }, code: "UNKNOWN_SETTING", message: "kv.maxValue: unknown setting; known here: maxValueBytes (config/pontoon.yaml)" },
-    { name: "a section that is not a mapping", value: [1], code: "BAD_SETTING", message: "kv: expected a mapping of maxValueBytes, got a list [1] (config/pontoon.yaml)" },
+    { name: "an unknown setting", value: { maxValue: 5 }, code: "UNKNOWN_SETTING", message: "kv.maxValue: unknown setting; known here: maxValueBytes, history (config/pontoon.yaml)" },
+    { name: "a section that is not a mapping", value: [1], code: "BAD_SETTING", message: "kv: expected a mapping of maxValueBytes, history, got a list [1] (config/pontoon.yaml)" },
   ];
   for (const c of cases) {
     it(`names the YAML path: ${c.name}`, () => {
