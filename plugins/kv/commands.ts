@@ -3,6 +3,7 @@
 
 import { Type, type Static } from "@sinclair/typebox";
 import type { PluginRuntime } from "../../src/fsm/sdk.ts";
+import { txnCommand, type TxnResult } from "./txn.ts";
 
 export const kvConfig = Type.Object(
   {
@@ -20,6 +21,7 @@ export const kvCommands = {
   put: Type.Object({ key, value: Type.Uint8Array(), cas }),
   delete: Type.Object({ key, cas }),
   rollback: Type.Object({ key, toIndex: Type.Integer({ minimum: 1, description: "the index of the version to write back" }) }),
+  txn: txnCommand,
 };
 
 /** What each command's apply returns. */
@@ -27,6 +29,7 @@ export interface KvResults {
   put: { index: number };
   delete: { index: number; deleted: boolean };
   rollback: { index: number; deleted: boolean };
+  txn: { index: number; succeeded: boolean; results: TxnResult[] };
 }
 
 /** What watchers and blocking queries hear for each change. */

@@ -6,6 +6,7 @@ import { PluginError, definePlugin } from "../../src/fsm/sdk.ts";
 import type { ApplyContext } from "../../src/fsm/sdk.ts";
 import { kvCommands, kvConfig, type KvConfig, type KvEvent } from "./commands.ts";
 import { kvRoutes } from "./routes.ts";
+import { applyTxn } from "./txn.ts";
 import { watchRoutes } from "./watch-routes.ts";
 import { changeAt, deleteEntry, getEntry, migrations, putEntry, recordChange, type StoredEntry } from "./store.ts";
 
@@ -37,6 +38,13 @@ export default definePlugin({
       write(ctx, args.key, version.value!, current);
       return { index: ctx.index, deleted: false };
     },
+    txn: (ctx, args) =>
+      applyTxn(
+        ctx,
+        args,
+        (key, value, current) => write(ctx, key, value, current),
+        (key, current) => remove(ctx, key, current),
+      ),
   },
   routes: kvRoutes,
   rootRoutes: watchRoutes,

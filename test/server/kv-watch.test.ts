@@ -129,3 +129,35 @@ describe("The watch stream", () => {
     expect(body.oldestIndex).toBeGreaterThan(first);
   });
 });
+
+describe("Transactions", () => {
+  const txn = async (body: unknown) => {
+    const r = await fetch(`${one.base}/v1/txn`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    return { status: r.status, body: (await r.json()) as { succeeded: boolean; index: number; results: { op: string; key: string; entry?: { value: string } | null }[]; error?: { code: string } } };
+  };
+
+  it("applies the success branch atomically when every compare holds, the failure branch otherwise", async () => {
+    const at = await put("t/balance", "10");
+    const ok = await txn({
+      compare: [{ key: "t/balance", value: "10", modifyIndex: at }, { key: "t/lock", exists: false }],
+      success: [{ op: "put", key: "t/balance", value: "7" }, { op: "put", key: "t/log", value: "-3" }, { op: "get", key: "t/balance" }],
+      failure: [{ op: "get", key: "t/balance" }],
+    });
+    expect(ok.status).toBe(200);
+    expect(ok.body.succeeded).toBe(true);
+    expect(ok.body.results.map((r) => r.op)).toEqual(["put", "put", "get"]);
+    expect(ok.body.results[2]!.entry!.value).toBe("7");
+
+    const stale = await txn({ compare: [{ key: "t/balance", modifyIndex: at }], success: [{ op: "delete", key: "t/balance" }], failure: [{ op: "get", key: "t/balance" }] });
+    expect(stale.body.succeeded).toBe(false);
+    expect(stale.body.results[0]!.entry!.value).toBe("7");
+    expect((await (await fetch(`${one.base}/v1/kv/t/log`)).json()) as unknown).toMatchObject({ value: "-3", modifyIndex: ok.body.index });
+  });
+
+  it("refuses an invalid key in any operation, and writes nothing", async () => {
+    const bad = await txn({ compare: [], success: [{ op: "put", key: "t/fine", value: "1" }, { op: "put", key: "t//bad", value: "2" }], failure: [] });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error!.code).toBe("INVALID_KEY");
+    expect((await fetch(`${one.base}/v1/kv/t/fine`)).status).toBe(404);
+  });
+});
