@@ -47,7 +47,7 @@ export class ReadyLoop {
   schedule(): void {
     if (this.passScheduled || this.o.closed()) return;
     this.passScheduled = true;
-    queueMicrotask(() => {
+    setImmediate(() => {
       this.passScheduled = false;
       void this.runPasses();
     });
