@@ -75,7 +75,10 @@ export class ReadyLoop {
     const { applier, futures } = this.o;
     if (rd.snapshot) await this.o.snapshotter.install(rd.snapshot);
     if (rd.snapshot || rd.entries.length > 0 || rd.hardState) this.persist(rd);
-    if (rd.messages.length > 0) this.send(rd.messages);
+    if (rd.messages.length > 0) {
+      this.send(rd.messages);
+      this.o.transport.flush?.();
+    }
     if (rd.committed.length > 0) {
       this.committedTerm = rd.committed[rd.committed.length - 1]!.term;
       await applier.apply(rd.committed);

@@ -80,6 +80,11 @@ export class PeerLink {
     else if (this.state === "open") this.scheduleFlush();
   }
 
+  /** Writes the queue now (the scheduled flush then finds it empty). */
+  flushNow(): void {
+    if (this.state === "open") this.flush();
+  }
+
   stats(): PeerLinkStats {
     return {
       id: this.o.id,

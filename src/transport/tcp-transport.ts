@@ -109,6 +109,10 @@ export class TcpTransport implements Transport {
     this.link(to).send(frame, message.type === "snapshot");
   }
 
+  flush(): void {
+    for (const link of this.links.values()) link.flushNow();
+  }
+
   /** Per-peer queue and connection state, for stats and tests. */
   peers(): PeerLinkStats[] {
     return [...this.links.values()].map((l) => l.stats());

@@ -21,6 +21,12 @@ export interface Transport {
   start(deliver: (message: Message, from?: Peer) => void): Promise<void>;
   /** Queues a message for `to`; never throws for an unreachable peer. */
   send(to: Peer, message: Message): void;
+  /**
+   * Writes what send() queued now instead of at the end of the turn. The node
+   * calls it before applying a batch, which can hold the event loop for
+   * milliseconds: appends and acknowledgements should be on the wire by then.
+   */
+  flush?(): void;
   /** Called when a peer cannot be reached (connect failed or connection lost). */
   onUnreachable?: (peer: NodeId) => void;
   close(): Promise<void>;
