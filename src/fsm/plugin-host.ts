@@ -152,11 +152,11 @@ export class PluginHost implements FSM {
     if (!plugin) throw new PluginMismatchError(`entry ${index} is a command of plugin "${pluginName}", which this node does not run`, this.pluginNames);
     const handler = (plugin.definition.apply as Record<string, (ctx: ApplyContext, args: unknown) => unknown>)[commandName];
     if (!handler) throw new PluginMismatchError(`entry ${index} is command "${commandName}" of plugin "${pluginName}", which this node's version of the plugin does not have`, this.pluginNames);
-    this.db.run("SAVEPOINT pontoon_command");
+    this.db.query("SAVEPOINT pontoon_command").run();
     const emitted: PluginEvent[] = [];
     try {
       const value = handler({ ...base, config: plugin.config, emit: (event) => emitted.push({ index, event }) }, args);
-      this.db.run("RELEASE pontoon_command");
+      this.db.query("RELEASE pontoon_command").run();
       if (emitted.length > 0) {
         const list = events.get(pluginName);
         if (list) list.push(...emitted);
@@ -165,8 +165,8 @@ export class PluginHost implements FSM {
       return { ok: true, value };
     } catch (error) {
       // The command's own writes go; the batch and the log move on.
-      this.db.run("ROLLBACK TO pontoon_command");
-      this.db.run("RELEASE pontoon_command");
+      this.db.query("ROLLBACK TO pontoon_command").run();
+      this.db.query("RELEASE pontoon_command").run();
       if (error instanceof PluginError) {
         return { ok: false, error: { code: error.code, message: error.message, status: error.status, ...(error.details ? { details: error.details } : {}) } };
       }
