@@ -5,9 +5,10 @@
 //
 //   bun bench/raft.ts [--seconds 10] [--no-write]
 
-import { cpus, tmpdir } from "node:os";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { machine, percentile, writeSection } from "./benchmarks-file.ts";
 import type { FSM } from "../src/raft/fsm.ts";
 import { RaftNode } from "../src/raft/node.ts";
 import { FileSnapshotStore } from "../src/storage/file-snapshot-store.ts";
@@ -74,10 +75,6 @@ interface Result {
   max: number;
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-}
-
 async function run(leader: RaftNode, proposers: number): Promise<Result> {
   const payload = new Uint8Array(256).fill(97);
   const latencies: number[] = [];
@@ -129,11 +126,10 @@ async function main(): Promise<void> {
     await Promise.all(nodes.map((n) => n.shutdown()));
     rmSync(dir, { recursive: true, force: true });
   }
-  const machine = `${cpus().length} × ${cpus()[0]?.model ?? "unknown CPU"}, Bun ${Bun.version}, ${process.platform}`;
   const section = [
     "## Raft: 3 nodes in one process, TCP loopback, SQLite (`npm run bench:raft`)",
     "",
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}; ${seconds} s per row after 1 s warm-up; 256-byte commands;`,
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}; ${seconds} s per row after 1 s warm-up; 256-byte commands;`,
     "latency is from `apply()` to its resolution on the leader (committed on a quorum, fsync'd, applied).",
     "",
     table(results),
@@ -154,18 +150,6 @@ function targets(results: { proposers: number; perSecond: number; p99: number }[
   const r16 = at(16);
   if (r16) lines.push(`- p99 under 20 ms at 16 proposers: ${r16.p99.toFixed(2)} ms (${r16.p99 < 20 ? "met" : "NOT met"})`);
   return lines.join("\n");
-}
-
-/** Replaces the section starting with `heading` in `file`, keeping the others. */
-function writeSection(file: string, heading: string, section: string): void {
-  const current = existsSync(file) ? readFileSync(file, "utf8") : "# Benchmarks\n\n";
-  const start = current.indexOf(heading);
-  if (start < 0) {
-    writeFileSync(file, current.trimEnd() + "\n\n" + section);
-    return;
-  }
-  const next = current.indexOf("\n## ", start + heading.length);
-  writeFileSync(file, current.slice(0, start) + section + (next < 0 ? "" : current.slice(next + 1)));
 }
 
 await main();
