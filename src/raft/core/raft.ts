@@ -173,8 +173,12 @@ export class RaftCore {
         this.becomeFollower(m.term, fromLeader ? m.from : null);
       }
     } else if (m.term < this.term) {
-      if ((m.type === "append" || m.type === "heartbeat") && (this.settings.checkQuorum || this.settings.preVote)) {
-        // A stale leader cut off by Pre-Vote would otherwise never learn the new term.
+      if (m.type === "append" || m.type === "heartbeat") {
+        // Answer with our term so a stale leader steps down (Raft §5.1). etcd
+        // does this only with Pre-Vote or CheckQuorum, counting on the
+        // higher-term node's vote requests to reach the leader otherwise; but a
+        // node whose configuration is stale may send them to nobody in the
+        // current one, and then it never catches up (simulation seed 400601).
         replication.rejectStale(this, m);
       } else if (m.type === "vote" && m.preVote) {
         this.send<VoteResponse>({ type: "voteResp", from: this.id, to: m.from, term: this.term, preVote: true, granted: false });
