@@ -37,9 +37,11 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 export function encodeCommand(c: EncodedCommand): Uint8Array {
   const blobs: Uint8Array[] = [];
   const json = encoder.encode(
-    JSON.stringify(c.args, (_key, value: unknown) => {
-      if (value instanceof Uint8Array) {
-        blobs.push(value);
+    JSON.stringify(c.args, function (this: Record<string, unknown>, key: string, value: unknown) {
+      // The holder's own value: a Buffer's toJSON() has already turned `value` into {type, data}.
+      const raw = key === "" ? c.args : this[key];
+      if (raw instanceof Uint8Array) {
+        blobs.push(raw);
         return { [BLOB_KEY]: blobs.length - 1 };
       }
       return value;
@@ -93,7 +95,12 @@ export function decodeCommand(data: Uint8Array): EncodedCommand {
   at += 8;
   const text = (length: number): string => {
     need(length);
-    const s = decoder.decode(data.subarray(at, at + length));
+    let s: string;
+    try {
+      s = decoder.decode(data.subarray(at, at + length));
+    } catch {
+      throw new CommandFormatError(`invalid UTF-8 in bytes ${at}..${at + length}`);
+    }
     at += length;
     return s;
   };

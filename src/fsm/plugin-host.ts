@@ -15,7 +15,7 @@ import { migrate, openFsmDatabase, readMeta, writeMeta } from "./fsm-db.ts";
 import { HOST_PLUGIN, applyHostCommand, hostCommands } from "./host-commands.ts";
 import { PluginMismatchError } from "./errors.ts";
 import { PluginError, type AnyPluginDefinition, type ApplyContext, type PluginEvent } from "./sdk.ts";
-import { decodeSnapshotImage, encodeSnapshotImage } from "./snapshot-image.ts";
+import { SnapshotImageError, decodeSnapshotImage, encodeSnapshotImage } from "./snapshot-image.ts";
 
 /** What apply returned for one command: the value, or the error the proposer gets. */
 export type CommandOutcome =
@@ -108,7 +108,7 @@ export class PluginHost implements FSM {
           batch.commands.push({ plugin: command.plugin, command: command.command, index: entry.index });
           const context = { db: this.db, index: entry.index, term: entry.term, timestamp: command.timestamp };
           if (command.plugin === HOST_PLUGIN) {
-            if (!(command.command in hostCommands)) {
+            if (!Object.hasOwn(hostCommands, command.command)) {
               throw new PluginMismatchError(`entry ${entry.index} is host command "${command.command}", which this version does not know`, this.pluginNames);
             }
             outcomes.push({ ok: true, value: applyHostCommand(context, command.command, command.args) });
@@ -150,7 +150,9 @@ export class PluginHost implements FSM {
     const plugin = this.plugins.get(pluginName);
     // Skipping a command this node cannot run would make it diverge: stop instead.
     if (!plugin) throw new PluginMismatchError(`entry ${index} is a command of plugin "${pluginName}", which this node does not run`, this.pluginNames);
-    const handler = (plugin.definition.apply as Record<string, (ctx: ApplyContext, args: unknown) => unknown>)[commandName];
+    const apply = plugin.definition.apply as Record<string, (ctx: ApplyContext, args: unknown) => unknown>;
+    // Own properties only: "constructor" or "toString" in a log entry is not a command.
+    const handler = Object.hasOwn(apply, commandName) ? apply[commandName] : undefined;
     if (!handler) throw new PluginMismatchError(`entry ${index} is command "${commandName}" of plugin "${pluginName}", which this node's version of the plugin does not have`, this.pluginNames);
     this.db.query("SAVEPOINT pontoon_command").run();
     const emitted: PluginEvent[] = [];
@@ -194,6 +196,9 @@ export class PluginHost implements FSM {
     } finally {
       closeSync(fd);
     }
+    // Check the new state before it replaces the current one: a damaged image
+    // must leave this node as it was, not with a broken or empty store.
+    this.checkRestoring(temp, header.appliedIndex);
     this.db.close();
     // A WAL left beside the new file would be replayed into it.
     for (const suffix of ["-wal", "-shm"]) rmSync(this.file + suffix, { force: true });
@@ -207,6 +212,23 @@ export class PluginHost implements FSM {
 
   close(): void {
     this.db.close();
+  }
+
+  /** Opens the image written beside fsm.db: a readable store of ours, at the index its header claims. */
+  private checkRestoring(temp: string, claimedIndex: number): void {
+    let db: Database | undefined;
+    try {
+      db = openFsmDatabase(temp);
+      const applied = Number(readMeta(db, "applied_index") ?? 0);
+      if (applied !== claimedIndex) throw new Error(`its header says applied index ${claimedIndex}, its database holds ${applied}`);
+    } catch (error) {
+      rmSync(temp, { force: true });
+      for (const suffix of ["-wal", "-shm"]) rmSync(temp + suffix, { force: true });
+      throw new SnapshotImageError(`its database is unusable (${error instanceof Error ? error.message : String(error)}); the current state was kept`);
+    } finally {
+      db?.close();
+    }
+    for (const suffix of ["-wal", "-shm"]) rmSync(temp + suffix, { force: true });
   }
 
   private openAndMigrate(): Database {
