@@ -58,8 +58,11 @@ async function benchPontoon(): Promise<SystemResults> {
     const file = join(cluster.root, "peers.yaml");
     writeFileSync(file, `cluster:\n  peers:\n${peers.join("\n")}\n`);
     for (const id of ids) await cluster.start(id, {}, ["--config", file]);
-    await cluster.leader();
+    const leader = await cluster.leader();
     const results = await runAll("pontoon", ids.map((id) => cluster.node(id).url));
+    // The same top load sent to the leader alone: what forwarding costs.
+    const direct = await load("pontoon", "put", [cluster.node(leader).url], Math.max(...clientCounts));
+    results.push({ ...direct, op: "put-leader" });
     return { system: "Pontoon", version: "this commit", results };
   } finally {
     await cluster.shutdown();
@@ -141,6 +144,10 @@ function section(pontoon: SystemResults, etcd: SystemResults | null): string {
   const puts = find(pontoon, "put", top);
   const gets = find(pontoon, "get", top);
   const etcdPuts = find(etcd, "put", top);
+  const direct = find(pontoon, "put-leader", top);
+  if (direct) {
+    lines.push(`Pontoon puts with all ${top} clients on the leader (no forwarding): ${direct.perSecond.toLocaleString("en-US")}/s, p50 ${direct.p50.toFixed(2)} ms, p99 ${direct.p99.toFixed(2)} ms.`, "");
+  }
   lines.push("Targets (issue 3), at " + top + " clients:");
   if (puts && etcdPuts) {
     lines.push(`- puts/s at least etcd's: ${puts.perSecond.toLocaleString("en-US")} vs ${etcdPuts.perSecond.toLocaleString("en-US")} (${puts.perSecond >= etcdPuts.perSecond ? "met" : "NOT met"})`);
