@@ -14,7 +14,11 @@ afterAll(async () => {
 const put = async (key: string, value: string) => ((await (await fetch(`${one.base}/v1/kv/${key}`, { method: "PUT", body: value })).json()) as { index: number }).index;
 const del = async (key: string) => ((await (await fetch(`${one.base}/v1/kv/${key}`, { method: "DELETE" })).json()) as { index: number }).index;
 
-/** Reads SSE events from a watch until `count` arrived. */
+/**
+ * Reads SSE events from a watch until `count` arrived. `during` runs once the
+ * response headers are in: the route subscribed before it answered, so
+ * nothing `during` writes can be missed.
+ */
 async function watchEvents(query: string, count: number, during?: () => Promise<void>): Promise<{ id: number; event: string; data: { key: string; value: string | null; index: number } }[]> {
   const controller = new AbortController();
   const response = await fetch(`${one.base}/v1/watch?${query}`, { signal: controller.signal });
@@ -99,7 +103,6 @@ describe("Blocking queries", () => {
 describe("The watch stream", () => {
   it("streams every change under the prefix in log order, deletes included", async () => {
     const events = await watchEvents("prefix=w/", 3, async () => {
-      await Bun.sleep(50);
       await put("w/a", "1");
       await put("x/not-watched", "1");
       await put("w/b", "2");
@@ -113,7 +116,6 @@ describe("The watch stream", () => {
     const from = await put("r/a", "1");
     await put("r/b", "2");
     const events = await watchEvents(`prefix=r/&after=${from}`, 2, async () => {
-      await Bun.sleep(50);
       await put("r/c", "3");
     });
     expect(events.map((e) => e.data.key)).toEqual(["r/b", "r/c"]);

@@ -28,7 +28,7 @@ export async function startOneNode(kvConfig: { maxValueBytes?: number; history?:
     token: () => undefined,
     logger: silentLogger,
   });
-  for (let i = 0; i < 200 && node.raft.state() !== "Leader"; i++) await Bun.sleep(20);
+  await untilLeader(node, 5_000);
   return {
     node,
     base: `http://127.0.0.1:${httpPort}`,
@@ -37,4 +37,21 @@ export async function startOneNode(kvConfig: { maxValueBytes?: number; history?:
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A one-node cluster elects itself; tests start once it has (and fail here, by name, if it does not). */
+function untilLeader(node: PontoonNode, timeoutMs: number): Promise<void> {
+  if (node.raft.state() === "Leader") return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`the node did not become leader within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const off = node.raft.onStateChange((state) => {
+      if (state !== "Leader") return;
+      clearTimeout(timer);
+      off();
+      resolve();
+    });
+  });
 }

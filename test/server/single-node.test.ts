@@ -1,45 +1,18 @@
 // A one-node Pontoon in this process: real SQLite files, real TCP, real HTTP.
 
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import kv from "../../plugins/kv/index.ts";
-import { silentLogger } from "../../src/raft/logger.ts";
-import { PontoonNode } from "../../src/server/pontoon-node.ts";
+import { startOneNode, type OneNode } from "./one-node.ts";
 
-async function freePort(): Promise<number> {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = s.port;
-  s.stop(true);
-  return port;
-}
-
-let node: PontoonNode;
+let one: OneNode;
 let base: string;
-let dir: string;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "pontoon-single-"));
-  const [httpPort, raftPort] = [await freePort(), await freePort()];
-  node = await PontoonNode.start({
-    id: "n1",
-    dataDir: dir,
-    http: { host: "127.0.0.1", port: httpPort, advertise: `127.0.0.1:${httpPort}`, maxBodyBytes: 2 * 1024 * 1024 },
-    raft: { host: "127.0.0.1", port: raftPort, advertise: `127.0.0.1:${raftPort}`, tickMs: 20, electionTicks: 10, heartbeatTicks: 1 },
-    cluster: { joinAsVoter: true, joinRetry: { initialMs: 100, maxMs: 1000 } },
-    snapshot: { threshold: 8192, intervalMs: 30_000, retain: 2, trailingLogs: 1024 },
-    plugins: [{ definition: kv, config: { maxValueBytes: 1024 * 1024, history: 10 } }],
-    token: () => undefined,
-    logger: silentLogger,
-  });
-  base = `http://127.0.0.1:${httpPort}`;
-  for (let i = 0; i < 200 && node.raft.state() !== "Leader"; i++) await Bun.sleep(20);
+  one = await startOneNode();
+  base = one.base;
 });
 
 afterAll(async () => {
-  await node.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await one.stop();
 });
 
 describe("kv on one node", () => {
