@@ -51,6 +51,13 @@ describe("simulation", () => {
     [222, {}],
     // the same, while a stale follower still listed the removed server in its old configuration.
     [2417, {}],
+    // a live server in a higher term, without Pre-Vote or CheckQuorum, deposed each settled leader.
+    [51_707, {}],
+    // a stale leader's heartbeat went unanswered by a node whose configuration no longer listed it.
+    [400_601, { nodes: 5 }],
+    // a removed server won Pre-Vote from restarted voters and deposed the settled leader, whose
+    // healed-phase proposals the next leader overwrote: they are re-proposed, not waited for.
+    [401_055, { nodes: 5 }],
   ] as const)("hand-picked seed %d", (seed, options) => {
     const { report } = runSeed(seed, options);
     if (report) throw new Error(report);

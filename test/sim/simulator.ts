@@ -497,6 +497,18 @@ class Simulation implements DriverContext {
       });
       const settled = st.commitIndex === st.lastIndex && st.transferTarget === null && st.configurationIndex <= st.commitIndex && !outranked;
       if (!settled || stable.leader !== st.id || stable.term !== st.term) stable = { leader: settled ? st.id : "", term: st.term, since: this.now };
+      // An accepted entry is only a proposal: a later leader that never had it
+      // may commit something else at its index (the proposer's client would be
+      // told leadership was lost, and retry). Raft promises nothing more, so
+      // drop it and propose afresh: a removed server that has not learnt its
+      // removal committed can still win Pre-Vote from voters whose logs are no
+      // longer than its own, and without CheckQuorum depose a settled leader
+      // (seed 401055).
+      const lost = accepted.filter((a) => this.overwritten(this.nodes.get(st.id)!, a));
+      if (lost.length > 0) {
+        this.event(`lost ${lost.map((a) => `${a.data}@${a.index}/${a.term}`).join(", ")}: overwritten by a later leader; proposing again`);
+        accepted.length = 0;
+      }
       if (accepted.length === 0) {
         if (!settled || this.now - stable.since < this.knobs.core.electionTicks!) continue;
         for (let i = 0; i < 5; i++) {
@@ -545,6 +557,12 @@ class Simulation implements DriverContext {
     }
     this.tick();
     this.afterEvent();
+  }
+
+  /** Whether the leader has applied an entry other than `a` at `a`'s index. Applied means committed, so `a` never can be. */
+  private overwritten(leader: SimNode, a: { index: number; term: number; data: string }): boolean {
+    const rec = leader.fsm.records[a.index - 1];
+    return rec !== undefined && (rec.term !== a.term || rec.key !== `cmd:${a.data}`);
   }
 
   private converged(config: Configuration, commit: number, accepted: { index: number; term: number; data: string }[]): boolean {
