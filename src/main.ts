@@ -5,11 +5,11 @@
 
 import { dirname } from "node:path";
 import { ConfigError } from "./config/errors.ts";
-import { loadConfig } from "./config/load.ts";
-import { validateSection } from "./config/sections.ts";
+import { loadConfig, shownPath } from "./config/load.ts";
 import { watchConfig } from "./config/watch.ts";
-import { loadPlugins } from "./fsm/plugin-loader.ts";
+import { configurePlugins, loadPlugins } from "./fsm/plugin-loader.ts";
 import type { HostedPlugin } from "./fsm/plugin-host.ts";
+import type { AnyPluginDefinition } from "./fsm/sdk.ts";
 import { createLogger } from "./log/logger.ts";
 import { PontoonNode } from "./server/pontoon-node.ts";
 import { durationMs } from "./config/duration.ts";
@@ -31,20 +31,19 @@ async function main(): Promise<void> {
   const { config, file, flags } = loaded;
   const logger = createLogger({ node: config.node.id, level: config.log.level, format: config.log.format });
 
+  let definitions: AnyPluginDefinition[];
   let plugins: HostedPlugin[];
   try {
-    const definitions = await loadPlugins(config.plugins, dirname(file), (i) => `plugins[${i}] (${file})`);
-    plugins = definitions.map((definition) => ({
-      definition,
-      config: definition.config ? validateSection(definition.config, (config as Record<string, unknown>)[definition.name] ?? {}, definition.name) : {},
-    }));
+    definitions = await loadPlugins(config.plugins, dirname(file), (i) => `plugins[${i}] (${file})`);
+    plugins = configurePlugins(definitions, config, shownPath(file, process.cwd()));
   } catch (error) {
     fail((error as Error).message, 2);
   }
 
   let token = config.auth.token;
-  const httpAdvertise = config.http.advertise ?? `${config.http.host}:${config.http.port}`;
-  const raftAdvertise = config.raft.advertise ?? `${config.raft.host}:${config.raft.port}`;
+  // loadConfig fills both in (from cluster.peers or the bound host and port).
+  const httpAdvertise = config.http.advertise!;
+  const raftAdvertise = config.raft.advertise!;
   let node: PontoonNode;
   try {
     node = await PontoonNode.start({
@@ -63,17 +62,21 @@ async function main(): Promise<void> {
     fail(startupFailure(error, config.node.dataDir));
   }
 
-  const watcher = watchConfig(file, config, process.env, process.cwd(), flags, (change) => {
-    if (change.error) {
-      logger.warn("the edited config is invalid; keeping the running one", { error: change.error });
-      return;
-    }
-    const next = change.config!;
-    logger.setLevel(next.log.level);
-    token = next.auth.token;
-    if (change.live.length > 0) logger.info("config reloaded", { applied: change.live });
-    if (change.restartNeeded.length > 0) logger.warn("config changed; these settings take effect after a restart", { settings: change.restartNeeded });
-  });
+  const watcher = watchConfig(
+    file,
+    (change) => {
+      if (change.error) {
+        logger.warn("the edited config is invalid; keeping the running one", { error: change.error });
+        return;
+      }
+      const next = change.config!;
+      logger.setLevel(next.log.level);
+      token = next.auth.token;
+      if (change.live.length > 0) logger.info("config reloaded", { applied: change.live });
+      if (change.restartNeeded.length > 0) logger.warn("config changed; these settings take effect after a restart", { settings: change.restartNeeded });
+    },
+    { initial: config, env: process.env, cwd: process.cwd(), flags, check: (next) => void configurePlugins(definitions, next, shownPath(file, process.cwd())) },
+  );
 
   let exiting = false;
   const stop = async (signal: string): Promise<void> => {

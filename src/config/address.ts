@@ -3,6 +3,7 @@
 // variable, so both say the same thing about the same mistake.
 
 import { FormatRegistry } from "@sinclair/typebox";
+import { parseAddress, type HostPort } from "../transport/address.ts";
 
 export const PORT_EXPECTED = "an integer 1-65535";
 export const HOST_EXPECTED = "a host name or IP address, without a port";
@@ -30,15 +31,10 @@ export function isHost(text: string): boolean {
   return colons === 0 || (colons >= 2 && /^[0-9A-Fa-f:.%a-z]+$/.test(text));
 }
 
-/** "host:port" (or "[v6]:port") split into its parts, or null. */
-export function parseHostPort(text: string): { host: string; port: number } | null {
-  const bracketed = /^\[([0-9A-Fa-f:.%a-z]+)\]:(\d+)$/.exec(text);
-  const plain = bracketed ? null : /^([^:\s/\\[\]@]+):(\d+)$/.exec(text);
-  const match = bracketed ?? plain;
-  if (!match) return null;
-  const port = parsePort(match[2]!);
-  if (port === null) return null;
-  return { host: match[1]!, port };
+/** "host:port" (or "[v6]:port") split into its parts, or null: the transport's parser, with the host checked as for binding. */
+export function parseHostPort(text: string): HostPort | null {
+  const address = parseAddress(text);
+  return address && isHost(address.host) ? address : null;
 }
 
 /** Format names for TypeBox string schemas. */
@@ -46,8 +42,3 @@ export const HOST_FORMAT = "pontoon-host";
 export const HOST_PORT_FORMAT = "pontoon-host-port";
 FormatRegistry.Set(HOST_FORMAT, isHost);
 FormatRegistry.Set(HOST_PORT_FORMAT, (text) => parseHostPort(text) !== null);
-
-/** "host:port" for a bound host, bracketing IPv6 so the result parses again. */
-export function joinHostPort(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-}

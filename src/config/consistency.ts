@@ -2,7 +2,8 @@
 // advertised addresses that default from others. Each error names the settings
 // involved (or the variables that set them) and says which to change.
 
-import { joinHostPort, parseHostPort } from "./address.ts";
+import { formatAddress } from "../transport/address.ts";
+import { parseHostPort } from "./address.ts";
 import { ConfigError } from "./errors.ts";
 import type { PeerConfig, PontoonConfig } from "./schema.ts";
 
@@ -107,7 +108,7 @@ function checkPeers(
     if (advertise === undefined && address.host === bound.host && address.port !== bound.port) {
       conflict(
         entry,
-        `${entry} is "${listed}" but this node listens on ${joinHostPort(bound.host, bound.port)} (${name(`${kind}.port`)}); make them the same`,
+        `${entry} is "${listed}" but this node listens on ${formatAddress(bound.host, bound.port)} (${name(`${kind}.port`)}); make them the same`,
         ["cluster.peers", `${kind}.port`],
       );
     }
@@ -121,6 +122,6 @@ function checkPeers(
  */
 export function fillAdvertisedAddresses(config: PontoonConfig): void {
   const own = config.cluster.peers?.find((p) => p.id === config.node.id);
-  config.http.advertise ??= own?.http ?? joinHostPort(config.http.host, config.http.port);
-  config.raft.advertise ??= own?.raft ?? joinHostPort(config.raft.host, config.raft.port);
+  config.http.advertise ??= own?.http ?? formatAddress(config.http.host, config.http.port);
+  config.raft.advertise ??= own?.raft ?? formatAddress(config.raft.host, config.raft.port);
 }

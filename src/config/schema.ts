@@ -13,8 +13,6 @@ import { LOG_FORMATS, LOG_LEVELS } from "../log/logger.ts";
 import { HOST_EXPECTED, HOST_FORMAT, HOST_PORT_EXPECTED, HOST_PORT_FORMAT, PORT_EXPECTED } from "./address.ts";
 import { DURATION_EXPECTED, DURATION_FORMAT } from "./duration.ts";
 
-export { validateSection } from "./sections.ts";
-
 /** Visible ASCII only: a token with spaces or control characters cannot survive an Authorization header intact. */
 export const TOKEN_PATTERN = "^[\\x21-\\x7e]+$";
 export const TOKEN_EXPECTED = "a token of visible ASCII characters, without spaces";
@@ -106,9 +104,4 @@ export const CORE_SECTIONS: readonly string[] = Object.keys(configSchema.propert
 /** Every default, as the schema gives them (no advertise, peers, join or token). */
 export function defaultConfig(): PontoonConfig {
   return Value.Default(configSchema, {}) as PontoonConfig;
-}
-
-/** A plugin's section (`kv:`) of a loaded config, or undefined when the YAML has none. */
-export function pluginSection(config: PontoonConfig, pluginName: string): unknown {
-  return (config as Record<string, unknown>)[pluginName];
 }

@@ -33,6 +33,12 @@ export interface WatchOptions {
   flags?: Flags;
   /** The config in force now; loaded from the file when not given. */
   initial?: PontoonConfig;
+  /**
+   * Further checks of a reloaded config, throwing a ConfigError (main.ts
+   * checks the plugin sections here, so a bad `kv:` edit is reported now
+   * rather than at the next restart).
+   */
+  check?: (config: PontoonConfig) => void;
   /** How long the file must stay unchanged before it is reloaded (default 100 ms): editors write a file in several steps. */
   debounceMs?: number;
 }
@@ -45,30 +51,15 @@ export interface ConfigWatcher {
 
 type OnChange = (change: ConfigChange) => void;
 
-export function watchConfig(file: string, onChange: OnChange, options?: WatchOptions): ConfigWatcher;
-/** The positional form main.ts uses: the running config, then what loadConfig was given and returned. */
-export function watchConfig(
-  file: string,
-  current: PontoonConfig,
-  env: Readonly<Record<string, string | undefined>>,
-  cwd: string,
-  flags: Flags,
-  onChange: OnChange,
-): ConfigWatcher;
-export function watchConfig(
-  file: string,
-  ...rest: [OnChange, WatchOptions?] | [PontoonConfig, Readonly<Record<string, string | undefined>>, string, Flags, OnChange]
-): ConfigWatcher {
-  if (typeof rest[0] === "function") return startWatching(file, rest[0], rest[1] ?? {});
-  const [initial, env, cwd, flags, onChange] = rest as [PontoonConfig, Readonly<Record<string, string | undefined>>, string, Flags, OnChange];
-  return startWatching(file, onChange, { initial, env, cwd, flags });
-}
-
-function startWatching(file: string, onChange: OnChange, options: WatchOptions): ConfigWatcher {
+export function watchConfig(file: string, onChange: OnChange, options: WatchOptions = {}): ConfigWatcher {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
   const flags = options.flags ?? {};
-  const load = (): PontoonConfig => buildConfig(readYaml(file, cwd), file, env, cwd, flags);
+  const load = (): PontoonConfig => {
+    const config = buildConfig(readYaml(file, cwd), file, env, cwd, flags);
+    options.check?.(config);
+    return config;
+  };
   let running = options.initial ?? load();
   let closed = false;
   let timer: ReturnType<typeof setTimeout> | undefined;

@@ -3,6 +3,8 @@
 
 import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { validateSection } from "../config/sections.ts";
+import type { HostedPlugin } from "./plugin-host.ts";
 import type { AnyPluginDefinition } from "./sdk.ts";
 
 /** Built-in plugins by name, loaded lazily so a node pays only for what it runs. */
@@ -46,4 +48,16 @@ export async function loadPlugins(entries: string[], baseDir: string, at: (i: nu
     out.push(d as AnyPluginDefinition);
   }
   return out;
+}
+
+/**
+ * Pairs each plugin with its YAML section (`kv:`), checked against the
+ * plugin's schema with its defaults filled in. Throws a ConfigError naming
+ * the path, at start-up and when the watched file is edited alike.
+ */
+export function configurePlugins(definitions: readonly AnyPluginDefinition[], config: object, shownFile: string): HostedPlugin[] {
+  return definitions.map((definition) => {
+    const section = (config as Record<string, unknown>)[definition.name];
+    return { definition, config: definition.config ? validateSection(definition.config, section ?? {}, definition.name, shownFile) : {} };
+  });
 }

@@ -7,7 +7,7 @@ import { afterAll, afterEach, describe, expect, it } from "bun:test";
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadConfig } from "../../src/config/load.ts";
+import { configurePlugins } from "../../src/fsm/plugin-loader.ts";
 import { changedPaths, watchConfig, type ConfigChange, type ConfigWatcher, type WatchOptions } from "../../src/config/watch.ts";
 
 const root = mkdtempSync(join(tmpdir(), "pontoon-watch-"));
@@ -137,21 +137,17 @@ describe("watchConfig", () => {
     expect(change.config!.log.level).toBe("debug");
   });
 
-  it("takes main.ts's positional arguments: the running config, env, cwd and flags", async () => {
-    const file = join(root, "positional.yaml");
-    writeFileSync(file, BASE);
-    const loaded = loadConfig({ argv: ["--config", file], env: {}, cwd: root });
-    const changes: ConfigChange[] = [];
-    let wake!: () => void;
-    const arrived = new Promise<void>((resolve) => (wake = resolve));
-    watcher = watchConfig(file, loaded.config, {}, root, loaded.flags, (change) => {
-      changes.push(change);
-      wake();
-    });
-    await watcher.ready;
-    writeFileSync(file, BASE.replace("level: info", "level: warn"));
-    await arrived;
-    expect(changes[0]!.live).toEqual(["log.level"]);
+  it("reports an edit its check rejects (main.ts checks plugin sections) and keeps the running config", async () => {
+    const kv = (await import("../../plugins/kv/index.ts")).default;
+    const { next, edit } = await watched({ check: (config) => void configurePlugins([kv], config, "node.yaml") });
+    edit("maxValueBytes: 1024", "maxValueBytes: big");
+    const rejected = await next();
+    expect(rejected.config).toBeUndefined();
+    expect(rejected.error?.code).toBe("BAD_SETTING");
+    expect(rejected.error?.message).toStartWith("kv.maxValueBytes: expected ");
+    expect(rejected.error?.message).toEndWith("(node.yaml)");
+    edit("maxValueBytes: 1024", "maxValueBytes: 2048");
+    expect((await next()).restartNeeded).toEqual(["kv.maxValueBytes"]);
   });
 });
 
