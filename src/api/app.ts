@@ -1,17 +1,17 @@
 // The HTTP API: one Elysia app made of the cluster routes and each plugin's
-// routes under /v1/<plugin>, behind auth and leader forwarding, with every
-// error in one format.
+// routes under /v1/<plugin>, behind leader forwarding, with every error in one
+// format. Auth, the body limit and request metrics are the front door's.
 
 import { Elysia } from "elysia";
 import type { HostedPlugin, PluginHost } from "../fsm/plugin-host.ts";
 import { pluginRuntime } from "../fsm/plugin-runtime.ts";
 import type { Proposer } from "../fsm/proposer.ts";
 import type { Logger } from "../raft/logger.ts";
-import { checkAuth } from "./auth.ts";
 import type { ClusterNode } from "./cluster-node.ts";
 import { clusterRoutes } from "./cluster-routes.ts";
 import { ApiError, errorResponse, toApiError, validationError } from "./errors.ts";
 import { forwardIfFollower, type LeaderLocator } from "./forward.ts";
+import { labelRoute } from "./request-context.ts";
 import type { Metrics } from "./metrics.ts";
 import { openApiDocument } from "./openapi.ts";
 
@@ -23,20 +23,20 @@ export interface ApiDeps {
   locator: LeaderLocator;
   metrics: Metrics;
   logger: Logger;
-  /** Read per request, so a token changed in the YAML applies at once. */
-  token: () => string | undefined;
   /** Deadline of a request that names none, ms. */
   timeoutMs: number;
-  /** Largest request body accepted (http.maxBodyBytes). */
-  maxBodyBytes: number;
   version: string;
 }
+
+/** Route label of requests forwarded to the leader (or refused because it cannot be reached). */
+export const FORWARDED_ROUTE = "(forwarded)";
 
 export function createApi(deps: ApiDeps) {
   const pluginNames = deps.plugins.map((p) => p.definition.name).sort();
   const localPaths = deps.plugins.flatMap((p) => (p.definition.localRoutes as string[] | undefined) ?? []);
   let app = new Elysia({ name: "pontoon-api" })
-    .onError({ as: "global" }, ({ code, error, request }) => {
+    .onError({ as: "global" }, ({ code, error, request, route }) => {
+      if (route) labelRoute(route);
       const apiError =
         code === "VALIDATION"
           ? validationError(error)
@@ -48,24 +48,18 @@ export function createApi(deps: ApiDeps) {
       if (apiError.status >= 500 && apiError.code === "INTERNAL") deps.logger.error("request failed", { method: request.method, url: request.url, error: String(error) });
       return errorResponse(apiError);
     })
+    // Every answer is counted by the front door under the route recorded here.
+    .onTransform({ as: "global" }, ({ route }) => labelRoute(route))
     .onRequest(async ({ request }) => {
       const url = new URL(request.url);
-      const denied = checkAuth(request, url.pathname, deps.token);
-      if (denied) return errorResponse(denied);
-      // Bun refuses a larger body too, but with an empty answer: say why here, in our format.
-      const length = Number(request.headers.get("content-length") ?? 0);
-      if (length > deps.maxBodyBytes) {
-        return errorResponse(new ApiError(413, "BODY_TOO_LARGE", `the request body is ${length} bytes; this node accepts at most ${deps.maxBodyBytes} (http.maxBodyBytes)`, { field: "body" }));
-      }
       try {
-        return (await forwardIfFollower(request, url, deps.locator, deps.timeoutMs, localPaths)) ?? undefined;
+        const forwarded = await forwardIfFollower(request, url, deps.locator, deps.timeoutMs, localPaths);
+        if (forwarded) labelRoute(FORWARDED_ROUTE);
+        return forwarded ?? undefined;
       } catch (error) {
+        labelRoute(FORWARDED_ROUTE);
         return errorResponse(toApiError(error, request.method !== "GET"));
       }
-    })
-    .onAfterResponse({ as: "global" }, ({ request, route, set }) => {
-      const status = typeof set.status === "number" ? set.status : 200;
-      deps.metrics.observeRequest(request.method, route || "unmatched", status);
     })
     .get("/", ({ redirect }) => redirect("/v1/cluster"))
     .get("/metrics", () => new Response(deps.metrics.render(deps.node), { headers: { "content-type": "text/plain; version=0.0.4" } }), { detail: { summary: "Prometheus metrics" } })

@@ -7,6 +7,10 @@ import { ApiError } from "./errors.ts";
 
 const digest = (s: string) => createHash("sha256").update(s).digest();
 
+// The expected token's digest, computed again only when the token changes.
+let expectedToken = "";
+let expectedDigest = digest("");
+
 /** Returns the error for a request that lacks the token, or null when it may pass. `token()` is read per request: it reloads live. */
 export function checkAuth(request: Request, path: string, token: () => string | undefined): ApiError | null {
   const expected = token();
@@ -18,7 +22,11 @@ export function checkAuth(request: Request, path: string, token: () => string | 
     return new ApiError(401, "UNAUTHORIZED", "this node requires a token: send `Authorization: Bearer <token>`", {}, { "www-authenticate": 'Bearer realm="pontoon"' });
   }
   // Hash both sides: equal lengths for timingSafeEqual, no early exit on length.
-  if (!timingSafeEqual(digest(match[1]!.trim()), digest(expected))) {
+  if (expected !== expectedToken) {
+    expectedToken = expected;
+    expectedDigest = digest(expected);
+  }
+  if (!timingSafeEqual(digest(match[1]!.trim()), expectedDigest)) {
     return new ApiError(401, "UNAUTHORIZED", "the bearer token is not valid for this cluster", {}, { "www-authenticate": 'Bearer realm="pontoon", error="invalid_token"' });
   }
   return null;

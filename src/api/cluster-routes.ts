@@ -2,6 +2,7 @@
 
 import { Elysia, t } from "elysia";
 import type { Proposer } from "../fsm/proposer.ts";
+import { HOST_PORT_FORMAT } from "../config/address.ts";
 import { ApiError } from "./errors.ts";
 import type { ClusterNode } from "./cluster-node.ts";
 
@@ -16,7 +17,8 @@ export interface ClusterRoutesDeps {
 
 const member = t.Object({ id: t.String(), raft: t.String(), http: t.Union([t.String(), t.Null()]), voter: t.Boolean() });
 const nodeId = t.String({ minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9._-]+$", description: "node id" });
-const hostPort = t.String({ minLength: 3, maxLength: 300, pattern: "^[^\\s/]+:[0-9]{1,5}$", description: "host:port" });
+// The same check as the YAML's addresses (IPv6 as "[::1]:2221").
+const hostPort = t.String({ maxLength: 300, format: HOST_PORT_FORMAT, description: "host:port" });
 
 export function clusterStatus(node: ClusterNode, proposer: Proposer) {
   const stats = node.stats();

@@ -7,6 +7,7 @@
 
 import { parseDuration } from "../config/duration.ts";
 import { ApiError } from "./errors.ts";
+import { currentRequestTimeout } from "./request-context.ts";
 
 export const FORWARDED_HEADER = "x-pontoon-forwarded-by";
 export const TIMEOUT_HEADER = "x-pontoon-timeout-ms";
@@ -48,7 +49,7 @@ export async function forwardIfFollower(
     throw new ApiError(503, "NO_LEADER", `the leader is ${leader.id} but its HTTP address is not known here yet; retry shortly`, {}, { "retry-after": "1" });
   }
   // A blocking query (?index=N&wait=...) may rightly take its whole wait before answering.
-  const timeoutMs = (clientTimeout(request) ?? defaultTimeoutMs) + blockingWaitMs(url);
+  const timeoutMs = (currentRequestTimeout() ?? defaultTimeoutMs) + blockingWaitMs(url);
   const headers = new Headers(request.headers);
   headers.delete("host");
   headers.delete("content-length");
@@ -86,7 +87,7 @@ function blockingWaitMs(url: URL): number {
   return Math.min(ms ?? 0, 10 * 60_000);
 }
 
-/** The client's deadline in ms, from the header, capped to something sane. */
+/** The client's deadline in ms, from the header, capped to something sane; a malformed header is a 400 on every node. */
 export function clientTimeout(request: Request): number | undefined {
   const raw = request.headers.get(TIMEOUT_HEADER);
   if (raw === null) return undefined;

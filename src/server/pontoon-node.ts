@@ -6,14 +6,15 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createApi } from "../api/app.ts";
 import { Metrics } from "../api/metrics.ts";
-import { currentRequestTimeout, requestContext } from "../api/request-context.ts";
-import { clientTimeout } from "../api/forward.ts";
+import { frontDoor } from "../api/front-door.ts";
+import { currentRequestTimeout } from "../api/request-context.ts";
 import { PluginHost, type HostedPlugin } from "../fsm/plugin-host.ts";
 import { Proposer } from "../fsm/proposer.ts";
 import type { Logger } from "../raft/logger.ts";
 import { RaftNode } from "../raft/node.ts";
 import { FileSnapshotStore } from "../storage/file-snapshot-store.ts";
 import { openSqliteStorage } from "../storage/sqlite-storage.ts";
+import { formatAddress } from "../transport/address.ts";
 import { TcpTransport } from "../transport/tcp-transport.ts";
 import { MemberRegistry } from "./member-registry.ts";
 import { PeerWatch } from "./peer-watch.ts";
@@ -52,7 +53,7 @@ export class PontoonNode {
 
   /** The HTTP address actually bound (port 0 resolved). */
   get httpAddress(): string {
-    return `${this.options.http.host}:${this.server?.port ?? this.options.http.port}`;
+    return formatAddress(this.options.http.host, this.server?.port ?? this.options.http.port);
   }
 
   static async start(options: PontoonNodeOptions): Promise<PontoonNode> {
@@ -103,9 +104,7 @@ export class PontoonNode {
       locator: { id: options.id, isLeader: () => raft.state() === "Leader", leader: () => registry.leaderHttp() },
       metrics,
       logger: child("http"),
-      token: options.token,
       timeoutMs: options.requestTimeoutMs ?? 10_000,
-      maxBodyBytes: options.http.maxBodyBytes,
       version: options.version ?? "0.0.0",
     });
     try {
@@ -115,20 +114,12 @@ export class PontoonNode {
         // The API answers bodies over http.maxBodyBytes with a 413 in our error format; Bun's own
         // limit (which answers with an empty 413) only stops bodies far beyond that.
         maxRequestBodySize: options.http.maxBodyBytes * 4,
-        fetch: (request) => {
-          let timeoutMs: number | undefined;
-          try {
-            timeoutMs = clientTimeout(request);
-          } catch {
-            timeoutMs = undefined; // the API answers the bad header itself
-          }
-          return requestContext.run({ timeoutMs }, () => app.handle(request));
-        },
+        fetch: frontDoor(app, { metrics, token: options.token, maxBodyBytes: options.http.maxBodyBytes }),
       });
     } catch (error) {
       await raft.shutdown();
       host.close();
-      throw new Error(`cannot listen for HTTP on ${options.http.host}:${options.http.port}: ${String((error as Error).message ?? error)}`);
+      throw new Error(`cannot listen for HTTP on ${formatAddress(options.http.host, options.http.port)}: ${String((error as Error).message ?? error)}`);
     }
     logger.info("http api listening", { address: node.httpAddress, advertise: options.http.advertise });
 

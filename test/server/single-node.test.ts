@@ -89,4 +89,54 @@ describe("kv on one node", () => {
     expect(Object.keys(doc.paths)).toContain("/v1/kv/{key}");
     expect((await (await fetch(`${base}/v1/health`)).json()) as unknown).toEqual({ ok: true });
   });
+  it("counts every answer in /metrics by route and status, the ones refused before routing included", async () => {
+    const before = await requestCounts();
+    const chunked = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < 3; i++) controller.enqueue(new Uint8Array(1024 * 1024));
+        controller.close();
+      },
+    });
+    const answers = [
+      await fetch(`${base}/v1/kv/metrics/missing`),
+      await fetch(`${base}/v1/kv/metrics/k?cas=0`, { method: "PUT", body: "v" }),
+      await fetch(`${base}/v1/kv/metrics/k?cas=0`, { method: "PUT", body: "v" }),
+      await fetch(`${base}/v1/kv/metrics/big`, { method: "PUT", body: new Uint8Array(3 * 1024 * 1024) }),
+      await fetch(`${base}/v1/kv/metrics/chunked`, { method: "PUT", body: chunked }),
+      await fetch(`${base}/v1/kv/metrics/k`, { headers: { "x-pontoon-timeout-ms": "soon" } }),
+      await fetch(`${base}/v1/nope`),
+    ];
+    const statuses = await Promise.all(answers.map(async (r) => [r.status, ((await r.json()) as { error?: { code: string } }).error?.code ?? "ok"]));
+    expect(statuses).toEqual([
+      [404, "KEY_NOT_FOUND"],
+      [200, "ok"],
+      [409, "CAS_FAILED"],
+      [413, "BODY_TOO_LARGE"],
+      [413, "BODY_TOO_LARGE"],
+      [400, "INVALID_REQUEST"],
+      [404, "ROUTE_NOT_FOUND"],
+    ]);
+    expect((await fetch(`${base}/v1/kv/metrics/chunked`)).status).toBe(404);
+    const after = await requestCounts();
+    const delta = [...after].filter(([labels, n]) => n !== (before.get(labels) ?? 0)).map(([labels, n]) => `${labels} +${n - (before.get(labels) ?? 0)}`);
+    expect(delta.sort()).toEqual(
+      [
+        'method="GET",route="/v1/kv/*",status="404" +2',
+        'method="PUT",route="/v1/kv/*",status="200" +1',
+        'method="PUT",route="/v1/kv/*",status="409" +1',
+        'method="PUT",route="(refused)",status="413" +2',
+        'method="GET",route="(refused)",status="400" +1',
+        'method="GET",route="unmatched",status="404" +1',
+        'method="GET",route="/metrics",status="200" +1',
+      ].sort(),
+    );
+  });
 });
+
+/** pontoon_http_requests_total by its labels. */
+async function requestCounts(): Promise<Map<string, number>> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const counts = new Map<string, number>();
+  for (const match of text.matchAll(/^pontoon_http_requests_total\{(.*)\} (\d+)$/gm)) counts.set(match[1]!, Number(match[2]));
+  return counts;
+}

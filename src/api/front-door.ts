@@ -1,0 +1,76 @@
+// What every request passes before the routes: the client's deadline
+// (X-Pontoon-Timeout-Ms) checked and put in the request context, the token,
+// the body limit; and, after, the count of every answer by route and status,
+// including the ones given here and the ones forwarded to the leader.
+
+import { checkAuth } from "./auth.ts";
+import { ApiError, errorResponse, toApiError } from "./errors.ts";
+import { clientTimeout } from "./forward.ts";
+import type { Metrics } from "./metrics.ts";
+import { requestContext, type RequestContext } from "./request-context.ts";
+
+export interface FrontDoorDeps {
+  metrics: Metrics;
+  /** Read per request, so a token changed in the YAML applies at once. */
+  token: () => string | undefined;
+  /** Largest request body accepted (http.maxBodyBytes). */
+  maxBodyBytes: number;
+}
+
+/** Route label of requests answered here, before any route is matched. */
+export const REFUSED_ROUTE = "(refused)";
+
+/** Bun.serve's `fetch`: `app` answers what passes. */
+export function frontDoor(app: { handle(request: Request): Promise<Response> }, deps: FrontDoorDeps): (request: Request) => Promise<Response> {
+  return async (request) => {
+    const context: RequestContext = { route: REFUSED_ROUTE };
+    let response: Response;
+    try {
+      context.timeoutMs = clientTimeout(request);
+      const denied = checkAuth(request, pathOf(request.url), deps.token);
+      if (denied) throw denied;
+      const admitted = await withinBodyLimit(request, deps.maxBodyBytes);
+      context.route = "unmatched";
+      response = await requestContext.run(context, () => app.handle(admitted));
+    } catch (error) {
+      response = errorResponse(toApiError(error, false));
+    }
+    deps.metrics.observeRequest(request.method, context.route, response.status);
+    return response;
+  };
+}
+
+/** The path of an absolute URL without building a URL object. */
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  const end = url.indexOf("?", start);
+  return end < 0 ? url.slice(start) : url.slice(start, end);
+}
+
+/**
+ * Refuses a body over the limit in our error format (Bun's own limit, set
+ * higher, answers with an empty 413). A declared length is checked before
+ * reading; a chunked body, which declares none, is read up to the limit.
+ */
+async function withinBodyLimit(request: Request, maxBodyBytes: number): Promise<Request> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null) {
+    const length = Number(declared);
+    if (length > maxBodyBytes) throw tooLarge(`${length} bytes`, maxBodyBytes);
+    return request;
+  }
+  if (request.body === null) return request;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of request.body) {
+    size += chunk.byteLength;
+    if (size > maxBodyBytes) throw tooLarge(`over ${maxBodyBytes} bytes`, maxBodyBytes);
+    chunks.push(chunk);
+  }
+  return new Request(request.url, { method: request.method, headers: request.headers, body: Buffer.concat(chunks) });
+}
+
+function tooLarge(size: string, maxBodyBytes: number): ApiError {
+  return new ApiError(413, "BODY_TOO_LARGE", `the request body is ${size}; this node accepts at most ${maxBodyBytes} (http.maxBodyBytes)`, { field: "body" });
+}
