@@ -1,6 +1,7 @@
 // Cluster membership and status (CONTRACT.md "Cluster membership").
 
 import { Elysia, t } from "elysia";
+import { HOST_PLUGIN } from "../fsm/host-commands.ts";
 import type { Proposer } from "../fsm/proposer.ts";
 import { HOST_PORT_FORMAT } from "../config/address.ts";
 import { ApiError } from "./errors.ts";
@@ -69,7 +70,7 @@ export function clusterRoutes(deps: ClusterRoutesDeps) {
         const record = proposer.memberRecords().get(body.id);
         const plugins = [...(body.plugins ?? record?.plugins ?? deps.plugins)].sort();
         if (!record || record.http !== body.http || record.plugins.join() !== plugins.join()) {
-          await proposer.propose("_host", "member", { id: body.id, http: body.http, plugins }, { timeoutMs: deps.timeoutMs });
+          await proposer.propose(HOST_PLUGIN, "member", { id: body.id, http: body.http, plugins }, { timeoutMs: deps.timeoutMs });
         }
         if (already) return { index, joined: false };
         return { index, joined: true };
@@ -82,7 +83,7 @@ export function clusterRoutes(deps: ClusterRoutesDeps) {
     .put(
       "/v1/cluster/members/:id",
       async ({ params, body }) => {
-        const { index } = await proposer.propose("_host", "member", { id: params.id, http: body.http, plugins: body.plugins }, { timeoutMs: deps.timeoutMs });
+        const { index } = await proposer.propose(HOST_PLUGIN, "member", { id: params.id, http: body.http, plugins: body.plugins }, { timeoutMs: deps.timeoutMs });
         return { index };
       },
       { params: t.Object({ id: nodeId }), body: t.Object({ http: hostPort, plugins: t.Array(t.String()) }), detail: { summary: "Record a member's HTTP address and plugins (nodes do this for themselves)" } },
@@ -93,7 +94,7 @@ export function clusterRoutes(deps: ClusterRoutesDeps) {
         const known = node.getConfiguration().configuration.servers.some((s) => s.id === params.id);
         if (!known) throw new ApiError(404, "MEMBER_NOT_FOUND", `no member with id ${params.id}`, { field: "id" });
         const removingSelf = params.id === node.id;
-        if (!removingSelf) await proposer.propose("_host", "forget", { id: params.id }, { timeoutMs: deps.timeoutMs });
+        if (!removingSelf) await proposer.propose(HOST_PLUGIN, "forget", { id: params.id }, { timeoutMs: deps.timeoutMs });
         const { index } = await node.removeServer(params.id, 0, deps.timeoutMs);
         return { index, removed: params.id };
       },

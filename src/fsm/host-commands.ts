@@ -19,8 +19,10 @@ export const hostCommands = {
 };
 
 export type MemberRecord = Static<typeof hostCommands.member>;
+export type HostCommand = keyof typeof hostCommands;
 
-export function applyHostCommand(ctx: Omit<ApplyContext, "config" | "emit">, command: string, args: unknown): unknown {
+/** Applies a host command; the caller has checked the name (an unknown one means this node is older than the leader). */
+export function applyHostCommand(ctx: Omit<ApplyContext, "config" | "emit">, command: HostCommand, args: unknown): null {
   switch (command) {
     case "member": {
       const m = args as MemberRecord;
@@ -32,9 +34,6 @@ export function applyHostCommand(ctx: Omit<ApplyContext, "config" | "emit">, com
     case "forget":
       ctx.db.query("DELETE FROM _pontoon_members WHERE id = ?").run((args as { id: string }).id);
       return null;
-    default:
-      // An older node meeting a newer host command: stop rather than diverge (the caller turns this into PluginMismatchError).
-      return undefined;
   }
 }
 

@@ -12,7 +12,7 @@ import type { Logger } from "../raft/logger.ts";
 import { silentLogger } from "../raft/logger.ts";
 import { decodeCommand } from "./command-codec.ts";
 import { migrate, openFsmDatabase, readMeta, writeMeta } from "./fsm-db.ts";
-import { HOST_PLUGIN, applyHostCommand, hostCommands } from "./host-commands.ts";
+import { HOST_PLUGIN, applyHostCommand, hostCommands, type HostCommand } from "./host-commands.ts";
 import { PluginMismatchError } from "./errors.ts";
 import { PluginError, type AnyPluginDefinition, type ApplyContext, type PluginEvent } from "./sdk.ts";
 import { SnapshotImageError, decodeSnapshotImage, encodeSnapshotImage } from "./snapshot-image.ts";
@@ -31,7 +31,8 @@ export interface HostedPlugin {
 export interface AppliedBatch {
   /** Index of the last command in the batch. */
   index: number;
-  commands: { plugin: string; command: string; index: number }[];
+  /** Whether a host command changed the member records (the proposer caches them). */
+  membersChanged: boolean;
 }
 
 export class PluginHost implements FSM {
@@ -99,19 +100,19 @@ export class PluginHost implements FSM {
 
   applyBatch(entries: CommittedCommand[]): CommandOutcome[] {
     const outcomes: CommandOutcome[] = [];
-    const batch: AppliedBatch = { index: entries[entries.length - 1]!.index, commands: [] };
+    const batch: AppliedBatch = { index: entries[entries.length - 1]!.index, membersChanged: false };
     const events = new Map<string, PluginEvent[]>();
     this.db
       .transaction(() => {
         for (const entry of entries) {
           const command = decodeCommand(entry.data);
-          batch.commands.push({ plugin: command.plugin, command: command.command, index: entry.index });
           const context = { db: this.db, index: entry.index, term: entry.term, timestamp: command.timestamp };
           if (command.plugin === HOST_PLUGIN) {
             if (!Object.hasOwn(hostCommands, command.command)) {
               throw new PluginMismatchError(`entry ${entry.index} is host command "${command.command}", which this version does not know`, this.pluginNames);
             }
-            outcomes.push({ ok: true, value: applyHostCommand(context, command.command, command.args) });
+            outcomes.push({ ok: true, value: applyHostCommand(context, command.command as HostCommand, command.args) });
+            batch.membersChanged = true;
             continue;
           }
           outcomes.push(this.applyPluginCommand(entry.index, command.plugin, command.command, command.args, context, events));

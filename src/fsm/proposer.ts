@@ -37,9 +37,9 @@ export class Proposer {
     private readonly options: ProposerOptions = {},
   ) {
     this.now = options.now ?? Date.now;
-    // Member records change only through _host commands: re-read them after those.
+    // Member records change only through host commands: re-read them after those.
     host.onApplied((batch) => {
-      if (batch.commands.some((c) => c.plugin === HOST_PLUGIN)) this.members = undefined;
+      if (batch.membersChanged) this.members = undefined;
     });
     host.onRestored(() => {
       this.members = undefined;
@@ -82,7 +82,9 @@ export class Proposer {
     const key = `${plugin}.${command}`;
     let check = this.checks.get(key);
     if (!check) {
-      const schema = plugin === HOST_PLUGIN ? (hostCommands as Record<string, TSchema>)[command] : (this.host.plugin(plugin)?.definition.commands as Record<string, TSchema> | undefined)?.[command];
+      const commands = (plugin === HOST_PLUGIN ? hostCommands : this.host.plugin(plugin)?.definition.commands) as Record<string, TSchema> | undefined;
+      // Own properties only: "constructor" or "toString" is not a command.
+      const schema = commands && Object.hasOwn(commands, command) ? commands[command] : undefined;
       if (!schema) {
         const known = plugin === HOST_PLUGIN || this.host.plugin(plugin) ? "command" : "plugin";
         throw new PluginError("UNKNOWN_COMMAND", known === "plugin" ? `no plugin "${plugin}" runs on this node` : `plugin "${plugin}" has no command "${command}"`, 400);

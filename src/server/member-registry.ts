@@ -3,6 +3,7 @@
 // declared peers it knows of and forgets records of servers no longer in the
 // configuration. Followers need the leader's HTTP address to forward to it.
 
+import { HOST_PLUGIN } from "../fsm/host-commands.ts";
 import type { Proposer } from "../fsm/proposer.ts";
 import type { Logger } from "../raft/logger.ts";
 import type { RaftNode } from "../raft/node.ts";
@@ -66,7 +67,7 @@ export class MemberRegistry {
   private async syncAsLeader(): Promise<void> {
     const { proposer } = this.o;
     if (this.wanted(this.o.id, this.o.http, this.o.plugins)) {
-      await proposer.propose("_host", "member", { id: this.o.id, http: this.o.http, plugins: this.o.plugins });
+      await proposer.propose(HOST_PLUGIN, "member", { id: this.o.id, http: this.o.http, plugins: this.o.plugins });
       this.o.logger.info("recorded this node's HTTP address", { http: this.o.http });
     }
     const configuration = this.o.raft.getConfiguration();
@@ -74,13 +75,13 @@ export class MemberRegistry {
     for (const peer of this.o.peers) {
       // A declared peer's plugins are assumed to be ours until it records its own.
       if (inConfiguration.has(peer.id) && !proposer.memberRecords().has(peer.id)) {
-        await proposer.propose("_host", "member", { id: peer.id, http: peer.http, plugins: this.o.plugins });
+        await proposer.propose(HOST_PLUGIN, "member", { id: peer.id, http: peer.http, plugins: this.o.plugins });
       }
     }
     if (!configuration.committed) return;
     for (const id of [...proposer.memberRecords().keys()]) {
       if (!inConfiguration.has(id)) {
-        await proposer.propose("_host", "forget", { id });
+        await proposer.propose(HOST_PLUGIN, "forget", { id });
         this.o.logger.info("forgot the HTTP address of a removed member", { id });
       }
     }

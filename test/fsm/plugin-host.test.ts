@@ -69,23 +69,15 @@ describe("PluginHost.applyBatch", () => {
     expect(counters(second.database)).toEqual({ a: 1 });
   });
 
-  it("tells onApplied listeners the batch's commands and last index, after the batch is committed", () => {
+  it("tells onApplied listeners the batch's last index and whether members changed, after the batch is committed", () => {
     const host = tmp.open();
     const seen: { batch: AppliedBatch; applied: number; inTransaction: boolean }[] = [];
     host.onApplied((batch) => seen.push({ batch, applied: host.appliedIndex(), inTransaction: host.database.inTransaction }));
     host.applyBatch([add(7, "a", 1), put(8, "k", "v")]);
+    host.applyBatch([put(9, "k", "w"), entry(10, "_host", "member", { id: "n2", http: "127.0.0.1:1", plugins: ["counter", "kv"] })]);
     expect(seen).toEqual([
-      {
-        batch: {
-          index: 8,
-          commands: [
-            { plugin: "counter", command: "add", index: 7 },
-            { plugin: "kv", command: "put", index: 8 },
-          ],
-        },
-        applied: 8,
-        inTransaction: false,
-      },
+      { batch: { index: 8, membersChanged: false }, applied: 8, inTransaction: false },
+      { batch: { index: 10, membersChanged: true }, applied: 10, inTransaction: false },
     ]);
   });
 });
