@@ -2,19 +2,8 @@
 // soon as something at or under the key changes after index N, or when the
 // wait is over with the index unchanged.
 
-import { PluginError, parseDuration, type PluginEvent, type PluginRuntime } from "../../src/fsm/sdk.ts";
+import type { PluginEvent, PluginRuntime } from "../../src/fsm/sdk.ts";
 import type { KvEvent } from "./commands.ts";
-
-/** Consul's cap: a client asking for longer gets this. */
-export const MAX_WAIT_MS = 10 * 60_000;
-const DEFAULT_WAIT_MS = 5 * 60_000;
-
-export function waitMs(raw: string | undefined): number {
-  if (raw === undefined) return DEFAULT_WAIT_MS;
-  const ms = /^\d+$/.test(raw) ? Number(raw) : parseDuration(raw);
-  if (ms === null || ms < 1) throw new PluginError("INVALID_WAIT", `wait must be a duration like "30s" or "5m" (at most 10m), got ${JSON.stringify(raw)}`, 400, { field: "wait" });
-  return Math.min(ms, MAX_WAIT_MS);
-}
 
 /**
  * Resolves once an event matching `matches` with an index above `after`

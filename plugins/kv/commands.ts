@@ -2,6 +2,7 @@
 // and what its YAML section may say.
 
 import { Type, type Static } from "@sinclair/typebox";
+import { keySchema } from "./keys.ts";
 import type { PluginRuntime } from "../../src/fsm/sdk.ts";
 import { txnCommand, type TxnResult } from "./txn.ts";
 
@@ -14,7 +15,7 @@ export const kvConfig = Type.Object(
 );
 export type KvConfig = Static<typeof kvConfig>;
 
-const key = Type.String({ minLength: 1, maxLength: 512 });
+const key = keySchema;
 const cas = Type.Optional(Type.Integer({ minimum: 0, description: "write only if the key's modifyIndex is this (0: only if absent)" }));
 
 export const kvCommands = {

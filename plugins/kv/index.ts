@@ -2,11 +2,13 @@
 // describes them, versioned by Raft index (createIndex/modifyIndex, like
 // Consul), with check-and-set on modifyIndex.
 
+import { Elysia } from "elysia";
 import { PluginError, definePlugin } from "../../src/fsm/sdk.ts";
 import type { ApplyContext } from "../../src/fsm/sdk.ts";
 import { kvCommands, kvConfig, type KvConfig, type KvEvent } from "./commands.ts";
 import { kvRoutes } from "./routes.ts";
 import { applyTxn } from "./txn.ts";
+import { txnRoutes } from "./txn-routes.ts";
 import { watchRoutes } from "./watch-routes.ts";
 import { changeAt, deleteEntry, getEntry, migrations, putEntry, recordChange, type StoredEntry } from "./store.ts";
 
@@ -47,7 +49,7 @@ export default definePlugin({
       ),
   },
   routes: kvRoutes,
-  rootRoutes: watchRoutes,
+  rootRoutes: (kv) => new Elysia({ name: "kv-root" }).use(watchRoutes(kv)).use(txnRoutes(kv)),
   localRoutes: ["/v1/watch"],
 });
 

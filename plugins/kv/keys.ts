@@ -2,9 +2,13 @@
 // segments, no empty segment (so no leading, trailing or doubled `/`), no
 // control characters. Checked at the edge so a bad key is a 400 that says why.
 
+import { Type } from "@sinclair/typebox";
 import { PluginError } from "../../src/fsm/sdk.ts";
 
 export const MAX_KEY_BYTES = 512;
+
+/** A key in a command. The schema bounds its length in UTF-16 units; keyProblem, at the edge, in bytes. */
+export const keySchema = Type.String({ minLength: 1, maxLength: MAX_KEY_BYTES });
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 /** The reason `key` is not a valid key, or null when it is. */

@@ -1,14 +1,14 @@
 // The kv HTTP routes (CONTRACT.md "Key-value"), mounted at /v1/kv.
 
 import { Elysia, t } from "elysia";
-import { PluginError } from "../../src/fsm/sdk.ts";
-import { waitForChange, waitMs } from "./blocking.ts";
+import { CONSISTENCY_LEVELS, PluginError, blockingWaitMs } from "../../src/fsm/sdk.ts";
+import { waitForChange } from "./blocking.ts";
 import type { KvRuntime } from "./commands.ts";
 import { assertKey, assertPrefix } from "./keys.ts";
 import { getEntry, keyHistory, lastChangeIndex, listEntries, type StoredEntry } from "./store.ts";
 
 export const consistencyQuery = t.Optional(
-  t.Union([t.Literal("linearizable"), t.Literal("leader"), t.Literal("stale")], {
+  t.Union(CONSISTENCY_LEVELS.map((level) => t.Literal(level)), {
     description: "linearizable (default): never stale; leader: under the leader's lease; stale: whatever this node has",
   }),
 );
@@ -16,7 +16,7 @@ const blockingQuery = {
   index: t.Optional(t.Numeric({ minimum: 0, description: "blocking query: answer once something here changes after this index (from X-Pontoon-Index)" })),
   wait: t.Optional(t.String({ description: 'with index: the longest to wait, e.g. "30s" (default 5m, at most 10m)' })),
 };
-const casQuery = t.Optional(t.Numeric({ minimum: 0, description: "write only if the key's modifyIndex is this (0: only if absent)" }));
+const casQuery = t.Optional(t.Numeric({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, multipleOf: 1, description: "write only if the key's modifyIndex is this (0: only if absent)" }));
 
 const entrySchema = t.Object({ key: t.String(), value: t.String(), createIndex: t.Integer(), modifyIndex: t.Integer() });
 const decoder = new TextDecoder();
@@ -44,7 +44,7 @@ function keyOf(params: Record<string, string | undefined>): string {
  */
 async function block(kv: KvRuntime, keyOrPrefix: string, exact: boolean, index: number | undefined, wait: string | undefined, request: Request): Promise<void> {
   if (index === undefined) return;
-  const ms = waitMs(wait);
+  const ms = blockingWaitMs(wait);
   const matches = exact ? (key: string) => key === keyOrPrefix : (key: string) => key.startsWith(keyOrPrefix);
   await waitForChange(kv, matches, index, () => kv.peek((db) => lastChangeIndex(db, keyOrPrefix, exact)), ms, request.signal);
 }
@@ -117,8 +117,7 @@ export function kvRoutes(kv: KvRuntime) {
         if (value.length > kv.config.maxValueBytes) {
           throw new PluginError("VALUE_TOO_LARGE", `the value is ${value.length} bytes; the limit is ${kv.config.maxValueBytes} (kv.maxValueBytes)`, 413, { field: "body" });
         }
-        const cas = query.cas === undefined ? undefined : Number(query.cas);
-        if (cas !== undefined && !Number.isSafeInteger(cas)) throw new PluginError("INVALID_CAS", "cas must be a whole number >= 0", 400, { field: "cas" });
+        const { cas } = query;
         const { index } = await kv.write("put", cas === undefined ? { key, value } : { key, value, cas });
         return { index };
       },
@@ -128,7 +127,7 @@ export function kvRoutes(kv: KvRuntime) {
       "/*",
       async ({ params, query }) => {
         const key = keyOf(params);
-        const cas = query.cas === undefined ? undefined : Number(query.cas);
+        const { cas } = query;
         const { value } = await kv.write("delete", cas === undefined ? { key } : { key, cas });
         return value;
       },

@@ -3,13 +3,14 @@
 // every write of the branch happens or none does.
 
 import { Type, type Static } from "@sinclair/typebox";
+import { keySchema } from "./keys.ts";
 import type { ApplyContext } from "../../src/fsm/sdk.ts";
 import type { KvConfig } from "./commands.ts";
 import { getEntry, type StoredEntry } from "./store.ts";
 
 export const MAX_TXN_OPS = 128;
 
-const key = Type.String({ minLength: 1, maxLength: 512 });
+const key = keySchema;
 
 export const txnCompare = Type.Object(
   {

@@ -10,7 +10,6 @@ import { Elysia, t } from "elysia";
 import { PluginError, type PluginEvent } from "../../src/fsm/sdk.ts";
 import type { KvEvent, KvRuntime } from "./commands.ts";
 import { assertPrefix } from "./keys.ts";
-import { txnRoutes } from "./txn-routes.ts";
 import { changesSince, prunedThrough, type Change } from "./store.ts";
 
 /** A comment line this often keeps proxies from closing an idle stream. */
@@ -25,7 +24,7 @@ function frame(index: number, e: { op: string; key: string; value: Uint8Array | 
 }
 
 export function watchRoutes(kv: KvRuntime) {
-  return new Elysia({ name: "kv-watch" }).use(txnRoutes(kv)).get(
+  return new Elysia({ name: "kv-watch" }).get(
     "/v1/watch",
     ({ query, request }) => {
       const prefix = query.prefix ?? "";

@@ -5,7 +5,7 @@
 // forwarded once is never forwarded again: if it reaches a non-leader,
 // leadership is moving and the client is told to retry.
 
-import { parseDuration } from "../config/duration.ts";
+import { blockingWaitMs } from "../fsm/sdk.ts";
 import { ApiError } from "./errors.ts";
 import { currentRequestTimeout } from "./request-context.ts";
 
@@ -49,7 +49,7 @@ export async function forwardIfFollower(
     throw new ApiError(503, "NO_LEADER", `the leader is ${leader.id} but its HTTP address is not known here yet; retry shortly`, {}, { "retry-after": "1" });
   }
   // A blocking query (?index=N&wait=...) may rightly take its whole wait before answering.
-  const timeoutMs = (currentRequestTimeout() ?? defaultTimeoutMs) + blockingWaitMs(url);
+  const timeoutMs = (currentRequestTimeout() ?? defaultTimeoutMs) + (url.searchParams.has("index") ? blockingWaitMs(url.searchParams.get("wait")) : 0);
   const headers = new Headers(request.headers);
   headers.delete("host");
   headers.delete("content-length");
@@ -78,13 +78,6 @@ export async function forwardIfFollower(
     const timedOut = (error as { name?: string }).name === "TimeoutError";
     throw new ApiError(timedOut ? 504 : 503, "OUTCOME_UNKNOWN", `the write was forwarded to the leader ${leader.id} but no answer came back (${String(error)}); it may or may not have been applied: read before retrying`);
   }
-}
-
-function blockingWaitMs(url: URL): number {
-  if (!url.searchParams.has("index")) return 0;
-  const wait = url.searchParams.get("wait");
-  const ms = wait === null ? 5 * 60_000 : /^\d+$/.test(wait) ? Number(wait) : parseDuration(wait);
-  return Math.min(ms ?? 0, 10 * 60_000);
 }
 
 /** The client's deadline in ms, from the header, capped to something sane; a malformed header is a 400 on every node. */

@@ -24,6 +24,7 @@
 import type { Database } from "bun:sqlite";
 import type { Static, TSchema } from "@sinclair/typebox";
 import type { AnyElysia } from "elysia";
+import { parseDuration } from "../config/duration.ts";
 
 export type { Database };
 
@@ -152,4 +153,20 @@ export function definePlugin<const Commands extends Record<string, TSchema>, Con
 }
 
 /** Durations as the YAML takes them ("250ms", "30s", "5m", "1h", or ms): for `?wait=` and similar. Null when invalid. */
-export { parseDuration } from "../config/duration.ts";
+export { parseDuration };
+
+/** A blocking query's wait when it names none, and the most it may ask for (Consul's). */
+export const DEFAULT_WAIT_MS = 5 * 60_000;
+export const MAX_WAIT_MS = 10 * 60_000;
+
+/**
+ * The wait of a blocking query (`?index=N&wait=30s`) in ms, capped at
+ * MAX_WAIT_MS. The routes that block wait this long, and a follower that
+ * forwards such a query gives the leader this long on top of the deadline.
+ */
+export function blockingWaitMs(raw: string | null | undefined): number {
+  if (raw === null || raw === undefined) return DEFAULT_WAIT_MS;
+  const ms = /^\d+$/.test(raw) ? Number(raw) : parseDuration(raw);
+  if (ms === null || ms < 1) throw new PluginError("INVALID_WAIT", `wait must be a duration like "30s" or "5m" (at most 10m), got ${JSON.stringify(raw)}`, 400, { field: "wait" });
+  return Math.min(ms, MAX_WAIT_MS);
+}
