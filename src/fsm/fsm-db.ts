@@ -2,11 +2,9 @@
 // applied index, the plugin list the leader announced, each member's HTTP
 // address), opened, checked and migrated.
 
-import { Database } from "bun:sqlite";
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
-import { CorruptStorageError, UnsupportedFormatError } from "../storage/errors.ts";
-import { translateSqliteError } from "../storage/sqlite-schema.ts";
+import type { Database } from "bun:sqlite";
+import { CorruptStorageError } from "../storage/errors.ts";
+import { openSqliteFile, type SqliteFileFormat } from "../storage/sqlite-file.ts";
 import type { AnyPluginDefinition } from "./sdk.ts";
 
 export const FSM_FORMAT = "pontoon-fsm";
@@ -18,57 +16,35 @@ const HOST_SCHEMA = `
   CREATE TABLE IF NOT EXISTS _pontoon_members (id TEXT PRIMARY KEY, http TEXT NOT NULL, plugins TEXT NOT NULL) WITHOUT ROWID;
 `;
 
-export function openFsmDatabase(file: string): Database {
-  if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
-  let db: Database | undefined;
-  try {
-    db = new Database(file, { create: true, strict: true });
-    // One process per data directory, as for the Raft log.
-    db.exec("PRAGMA locking_mode = EXCLUSIVE");
-    db.exec("PRAGMA journal_mode = WAL");
-    // NORMAL: a power loss may drop the last batches, together with the
-    // applied index written in the same transaction; the node then replays
-    // them from the Raft log (or restores the snapshot), so nothing is lost.
-    db.exec("PRAGMA synchronous = NORMAL");
-    // Checkpoint every 8,192 pages (32 MiB of WAL) instead of SQLite's 1,000:
-    // a checkpoint copies each changed page once and fsyncs, and a config
-    // store rewrites the same hot pages over and over, so rarer checkpoints
-    // copy far less. 3 nodes, 64 clients on the leader: 3,085 -> 3,861 puts/s.
-    db.exec("PRAGMA wal_autocheckpoint = 8192");
-    checkFormat(db, file);
-    const problems = db.query<{ quick_check: string }, []>("PRAGMA quick_check(5)").all().map((r) => r.quick_check);
-    if (problems.length !== 1 || problems[0] !== "ok") throw new CorruptStorageError(file, `SQLite integrity check failed: ${problems.join("; ")}`);
-    return db;
-  } catch (error) {
-    try {
-      db?.close(true);
-    } catch {
-      // the original error is the one worth reporting
-    }
-    throw translateSqliteError(file, error);
-  }
-}
-
-function checkFormat(db: Database, file: string): void {
-  db.transaction(() => {
-    const tables = db.query<{ name: string }, []>("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((r) => r.name);
-    if (tables.length === 0) {
-      db.exec(HOST_SCHEMA);
-      const put = db.query<unknown, [string, string]>("INSERT INTO _pontoon_meta (key, value) VALUES (?, ?)");
-      put.run("format", FSM_FORMAT);
-      put.run("version", String(FSM_VERSION));
-      put.run("applied_index", "0");
-      return;
-    }
-    if (!tables.includes("_pontoon_meta")) {
-      throw new CorruptStorageError(file, `it is a SQLite database but not Pontoon's state machine store (tables: ${tables.join(", ")})`);
-    }
-    const format = readMeta(db, "format");
-    if (format !== FSM_FORMAT) throw new CorruptStorageError(file, `it is not Pontoon's state machine store (format is ${JSON.stringify(format)})`);
-    const version = readMeta(db, "version") ?? "(none)";
-    if (version !== String(FSM_VERSION)) throw new UnsupportedFormatError(file, version, String(FSM_VERSION));
+const FSM_FILE: SqliteFileFormat = {
+  metaTable: "_pontoon_meta",
+  format: FSM_FORMAT,
+  version: FSM_VERSION,
+  what: "Pontoon's state machine store",
+  create(db) {
     db.exec(HOST_SCHEMA);
-  }).immediate();
+    writeMeta(db, "applied_index", "0");
+  },
+  // Host tables added since the file was made.
+  upgrade: (db) => db.exec(HOST_SCHEMA),
+};
+
+/** Opens fsm.db; `checked` skips the page check of bytes just checked (a restored snapshot). */
+export function openFsmDatabase(file: string, options: { checked?: boolean } = {}): Database {
+  return openSqliteFile(file, FSM_FILE, {
+    pragmas: [
+      // NORMAL: a power loss may drop the last batches, together with the
+      // applied index written in the same transaction; the node then replays
+      // them from the Raft log (or restores the snapshot), so nothing is lost.
+      "synchronous = NORMAL",
+      // Checkpoint every 8,192 pages (32 MiB of WAL) instead of SQLite's 1,000:
+      // a checkpoint copies each changed page once and fsyncs, and a config
+      // store rewrites the same hot pages over and over, so rarer checkpoints
+      // copy far less. 3 nodes, 64 clients on the leader: 3,085 -> 3,861 puts/s.
+      "wal_autocheckpoint = 8192",
+    ],
+    checked: options.checked,
+  });
 }
 
 export function readMeta(db: Database, key: string): string | undefined {

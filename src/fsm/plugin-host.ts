@@ -5,11 +5,12 @@
 // once, and restores it.
 
 import type { Database } from "bun:sqlite";
-import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { CommittedCommand, FSM } from "../raft/fsm.ts";
 import type { Logger } from "../raft/logger.ts";
 import { silentLogger } from "../raft/logger.ts";
+import { syncDirectory } from "../storage/sync-directory.ts";
 import { decodeCommand } from "./command-codec.ts";
 import { migrate, openFsmDatabase, readMeta, writeMeta } from "./fsm-db.ts";
 import { HOST_PLUGIN, applyHostCommand, hostCommands, type HostCommand } from "./host-commands.ts";
@@ -202,10 +203,10 @@ export class PluginHost implements FSM {
     this.checkRestoring(temp, header.appliedIndex);
     this.db.close();
     // A WAL left beside the new file would be replayed into it.
-    for (const suffix of ["-wal", "-shm"]) rmSync(this.file + suffix, { force: true });
+    removeSidecars(this.file);
     renameSync(temp, this.file);
     syncDirectory(dirname(this.file));
-    this.db = this.openAndMigrate();
+    this.db = this.openAndMigrate({ checked: true });
     this.applied = Number(readMeta(this.db, "applied_index") ?? 0);
     this.logger.info("state machine restored from a snapshot", { appliedIndex: this.applied, plugins: names });
     for (const listener of this.restoreListeners) listener();
@@ -224,16 +225,15 @@ export class PluginHost implements FSM {
       if (applied !== claimedIndex) throw new Error(`its header says applied index ${claimedIndex}, its database holds ${applied}`);
     } catch (error) {
       rmSync(temp, { force: true });
-      for (const suffix of ["-wal", "-shm"]) rmSync(temp + suffix, { force: true });
       throw new SnapshotImageError(`its database is unusable (${error instanceof Error ? error.message : String(error)}); the current state was kept`);
     } finally {
       db?.close();
+      removeSidecars(temp);
     }
-    for (const suffix of ["-wal", "-shm"]) rmSync(temp + suffix, { force: true });
   }
 
-  private openAndMigrate(): Database {
-    const db = openFsmDatabase(this.file);
+  private openAndMigrate(options: { checked?: boolean } = {}): Database {
+    const db = openFsmDatabase(this.file, options);
     try {
       migrate(db, [...this.plugins.values()].map((p) => p.definition), this.file);
       return db;
@@ -244,12 +244,7 @@ export class PluginHost implements FSM {
   }
 }
 
-function syncDirectory(dir: string): void {
-  if (!existsSync(dir)) return;
-  const fd = openSync(dir, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+/** SQLite's WAL and shared-memory files beside a database. */
+function removeSidecars(file: string): void {
+  for (const suffix of ["-wal", "-shm"]) rmSync(file + suffix, { force: true });
 }

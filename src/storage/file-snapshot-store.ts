@@ -20,6 +20,7 @@ import {
   SnapshotFormatError,
   snapshotFileName,
 } from "./snapshot-format.ts";
+import { syncDirectory } from "./sync-directory.ts";
 import type { SnapshotStore, StoredSnapshot } from "./types.ts";
 
 const TEMP_PREFIX = ".tmp-";
@@ -75,7 +76,7 @@ export class FileSnapshotStore implements SnapshotStore {
     await file.close();
     await rename(temp, join(this.dir, name));
     // The rename is durable only once the directory entry is.
-    await syncDirectory(this.dir);
+    syncDirectory(this.dir);
     await this.prune();
     return stored;
   }
@@ -201,11 +202,3 @@ async function readAt(file: FileHandle, position: number, length: number): Promi
   return buffer.subarray(0, filled);
 }
 
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}

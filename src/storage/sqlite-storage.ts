@@ -9,7 +9,8 @@ import { entryChecksum } from "./entry-checksum.ts";
 import { CorruptLogError, CorruptStorageError, LogUsageError, StorageClosedError } from "./errors.ts";
 import { decodeHardState, encodeHardState } from "./hard-state-codec.ts";
 import { boundsAfterDelete, checkAppend, checkRead, clampDelete } from "./log-contract.ts";
-import { findGap, openRaftDatabase, translateSqliteError } from "./sqlite-schema.ts";
+import { translateSqliteError } from "./sqlite-file.ts";
+import { findGap, openRaftDatabase } from "./sqlite-schema.ts";
 import type { LogStore, RaftStorage, StableStore } from "./types.ts";
 
 interface LogRow {
