@@ -1,6 +1,7 @@
 // npm run bench — the HTTP API as users meet it: a 3-node Pontoon cluster of
 // real processes (SQLite files, Raft over TCP loopback), driven by a separate
-// load-generator process with 1, 16 and 64 clients spread over the three
+// load-generator process with 1, 16 and 64 closed-loop clients (each waits
+// for its answer before sending the next request) spread over the three
 // members, 256-byte values, puts then linearizable gets. When Debian's etcd
 // is installed (`apt-get install -y etcd-server`), the same load runs against
 // a 3-node etcd cluster through its v3 JSON gateway, for comparison.
@@ -37,7 +38,8 @@ async function load(system: string, op: string, urls: string[], clients: number)
   const out = await new Response(proc.stdout).text();
   if ((await proc.exited) !== 0) throw new Error(`load generator failed for ${system} ${op} ${clients}`);
   const result = JSON.parse(out.trim().split("\n").at(-1)!) as LoadResult;
-  const errors = result.errors ? `, ${result.errors} errors (first: ${result.firstError})` : "";
+  const timeouts = result.timeouts ? `${result.timeouts} timeouts; ` : "";
+  const errors = result.errors ? `, ${result.errors} errors (${timeouts}first: ${result.firstError})` : "";
   console.log(`${system} ${op} ${clients} clients: ${result.perSecond}/s p50 ${result.p50.toFixed(2)} ms p99 ${result.p99.toFixed(2)} ms${errors}`);
   return result;
 }
@@ -58,9 +60,11 @@ async function benchPontoon(): Promise<SystemResults> {
     const file = join(cluster.root, "peers.yaml");
     writeFileSync(file, `cluster:\n  peers:\n${peers.join("\n")}\n`);
     for (const id of ids) await cluster.start(id, {}, ["--config", file]);
-    const leader = await cluster.leader();
+    await cluster.leader();
     const results = await runAll("pontoon", ids.map((id) => cluster.node(id).url));
-    // The same top load sent to the leader alone: what forwarding costs.
+    // The same top load sent to the leader alone: what forwarding costs. Leadership
+    // may have moved during the rows above, so look the leader up now.
+    const leader = await cluster.leader();
     const direct = await load("pontoon", "put", [cluster.node(leader).url], Math.max(...clientCounts));
     results.push({ ...direct, op: "put-leader" });
     return { system: "Pontoon", version: "this commit", results };
@@ -101,7 +105,7 @@ async function benchEtcd(): Promise<SystemResults | null> {
     const urls = members.map((m) => `http://127.0.0.1:${m.client}`);
     for (const url of urls) {
       await waitUntil(`etcd at ${url} healthy`, async () => {
-        const health = (await fetch(`${url}/health`).then((r) => r.json()).catch(() => null)) as { health?: string } | null;
+        const health = (await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.json()).catch(() => null)) as { health?: string } | null;
         return health?.health === "true" || undefined;
       }, 30_000);
     }
@@ -130,6 +134,7 @@ function section(pontoon: SystemResults, etcd: SystemResults | null): string {
     `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}; ${seconds} s per row after 1 s warm-up;`,
     "256-byte values over 1,000 keys; clients spread evenly over the three members (followers forward to the leader);",
     "one separate load-generator process with keep-alive connections, on the same 2 cores as the servers.",
+    "Clients are closed-loop (each sends its next request only once the previous one is answered): ops/s is the rate they achieved, not an offered (open-loop) rate.",
     "Puts return once committed and applied; gets are linearizable (Pontoon's default; etcd's default, through its v3 JSON gateway).",
     etcd ? `etcd: ${etcd.version} from Debian, default settings.` : "etcd was not installed for this run: no comparison.",
     "",

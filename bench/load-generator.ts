@@ -3,10 +3,15 @@
 // machine it still shares the cores, and both systems pay that equally).
 //
 //   bun bench/load-generator.ts --system pontoon|etcd --op put|get \
-//     --urls http://a,http://b --clients 16 --seconds 10 [--value-bytes 256] [--keys 1000]
+//     --urls http://a,http://b --clients 16 --seconds 10 [--value-bytes 256] [--keys 1000] [--timeout-ms 10000]
 //
+// Closed loop: each client sends its next request only once the previous one
+// is answered, so ops/s is what the clients achieved, not an offered rate.
 // Client i talks to urls[i % urls.length], as clients spread over members by
-// a load balancer would. Prints one JSON line: LoadResult.
+// a load balancer would. Every request has a deadline (--timeout-ms), so one
+// hung request cannot stall its client; timeouts count as errors. Only
+// requests that finish within the measured window count. Prints one JSON
+// line: LoadResult.
 
 import { percentile } from "./benchmarks-file.ts";
 
@@ -16,7 +21,9 @@ export interface LoadResult {
   clients: number;
   seconds: number;
   ok: number;
+  /** Failed requests, timeouts included. */
   errors: number;
+  timeouts: number;
   firstError: string | null;
   perSecond: number;
   p50: number;
@@ -24,7 +31,7 @@ export interface LoadResult {
   max: number;
 }
 
-type Request = (url: string, key: string) => Promise<Response>;
+type Request = (url: string, key: string, signal: AbortSignal) => Promise<Response>;
 
 function flag(name: string, fallback?: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -37,15 +44,15 @@ const base64 = (s: string | Uint8Array) => Buffer.from(s).toString("base64");
 
 /** One request per system and op, each the linearizable kind (the default of both). */
 function requestFor(system: string, op: string, value: Uint8Array): Request {
-  if (system === "pontoon" && op === "put") return (url, key) => fetch(`${url}/v1/kv/${key}`, { method: "PUT", body: value });
-  if (system === "pontoon" && op === "get") return (url, key) => fetch(`${url}/v1/kv/${key}`);
+  if (system === "pontoon" && op === "put") return (url, key, signal) => fetch(`${url}/v1/kv/${key}`, { method: "PUT", body: value, signal });
+  if (system === "pontoon" && op === "get") return (url, key, signal) => fetch(`${url}/v1/kv/${key}`, { signal });
   // etcd's gRPC gateway: the same operations as JSON, keys and values base64.
   const encoded = base64(value);
   if (system === "etcd" && op === "put") {
-    return (url, key) => fetch(`${url}/v3/kv/put`, { method: "POST", body: JSON.stringify({ key: base64(key), value: encoded }) });
+    return (url, key, signal) => fetch(`${url}/v3/kv/put`, { method: "POST", body: JSON.stringify({ key: base64(key), value: encoded }), signal });
   }
   if (system === "etcd" && op === "get") {
-    return (url, key) => fetch(`${url}/v3/kv/range`, { method: "POST", body: JSON.stringify({ key: base64(key) }) });
+    return (url, key, signal) => fetch(`${url}/v3/kv/range`, { method: "POST", body: JSON.stringify({ key: base64(key) }), signal });
   }
   throw new Error(`unknown --system ${system} / --op ${op}`);
 }
@@ -58,10 +65,12 @@ async function main(): Promise<void> {
   const seconds = Number(flag("seconds", "10"));
   const keys = Number(flag("keys", "1000"));
   const value = new Uint8Array(Number(flag("value-bytes", "256"))).fill(120);
+  const timeoutMs = Number(flag("timeout-ms", "10000"));
   const request = requestFor(system, op, value);
 
   const latencies: number[] = [];
   let errors = 0;
+  let timeouts = 0;
   let firstError: string | null = null;
   const warmupEnd = performance.now() + 1000;
   const end = warmupEnd + seconds * 1000;
@@ -70,19 +79,26 @@ async function main(): Promise<void> {
     for (let i = w; performance.now() < end; i += clients) {
       const t0 = performance.now();
       let failure: string | null = null;
+      let timedOut = false;
       try {
-        const response = await request(url, `bench/${i % keys}`);
+        // The signal also bounds reading the body.
+        const response = await request(url, `bench/${i % keys}`, AbortSignal.timeout(timeoutMs));
         const body = await response.text();
         if (!response.ok) failure = `${response.status} ${body.slice(0, 200)}`;
       } catch (error) {
-        failure = String(error);
+        timedOut = error instanceof Error && error.name === "TimeoutError";
+        failure = timedOut ? `timed out after ${timeoutMs} ms` : String(error);
       }
-      if (t0 < warmupEnd) continue;
+      const t1 = performance.now();
+      if (t1 < warmupEnd) continue;
       if (failure) {
+        // Failures are counted even when they end after the window: a request hung until then is one.
         errors++;
+        if (timedOut) timeouts++;
         firstError ??= failure;
-      } else {
-        latencies.push(performance.now() - t0);
+      } else if (t1 <= end) {
+        // Throughput and latency count only the answers received within the measured window.
+        latencies.push(t1 - t0);
       }
     }
   };
@@ -95,6 +111,7 @@ async function main(): Promise<void> {
     seconds,
     ok: latencies.length,
     errors,
+    timeouts,
     firstError,
     perSecond: Math.round(latencies.length / seconds),
     p50: percentile(latencies, 50),
