@@ -31,3 +31,8 @@ export function checkAuth(request: Request, path: string, token: () => string | 
   }
   return null;
 }
+
+/** The header a node sends to another with the cluster's token (none without one). */
+export function bearerHeader(token: string | undefined): Record<string, string> {
+  return token ? { authorization: `Bearer ${token}` } : {};
+}

@@ -1,7 +1,7 @@
 // Cluster membership and status (CONTRACT.md "Cluster membership").
 
 import { Elysia, t } from "elysia";
-import { HOST_PLUGIN } from "../fsm/host-commands.ts";
+import { HOST_PLUGIN, recordSays } from "../fsm/host-commands.ts";
 import type { Proposer } from "../fsm/proposer.ts";
 import { HOST_PORT_FORMAT } from "../config/address.ts";
 import { ApiError } from "./errors.ts";
@@ -69,7 +69,7 @@ export function clusterRoutes(deps: ClusterRoutesDeps) {
             : await node.addNonvoter(body.id, body.raft, 0, deps.timeoutMs);
         const record = proposer.memberRecords().get(body.id);
         const plugins = [...(body.plugins ?? record?.plugins ?? deps.plugins)].sort();
-        if (!record || record.http !== body.http || record.plugins.join() !== plugins.join()) {
+        if (!recordSays(record, body.http, plugins)) {
           await proposer.propose(HOST_PLUGIN, "member", { id: body.id, http: body.http, plugins }, { timeoutMs: deps.timeoutMs });
         }
         if (already) return { index, joined: false };

@@ -41,3 +41,8 @@ export function readMembers(db: Database): Map<string, { http: string; plugins: 
   const rows = db.query<{ id: string; http: string; plugins: string }, []>("SELECT id, http, plugins FROM _pontoon_members").all();
   return new Map(rows.map((r) => [r.id, { http: r.http, plugins: JSON.parse(r.plugins) as string[] }]));
 }
+
+/** Whether a member's stored record already says this (plugins compared sorted, as stored). */
+export function recordSays(record: { http: string; plugins: string[] } | undefined, http: string, plugins: readonly string[]): boolean {
+  return record !== undefined && record.http === http && record.plugins.join() === [...plugins].sort().join();
+}

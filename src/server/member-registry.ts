@@ -3,7 +3,9 @@
 // declared peers it knows of and forgets records of servers no longer in the
 // configuration. Followers need the leader's HTTP address to forward to it.
 
-import { HOST_PLUGIN } from "../fsm/host-commands.ts";
+import { bearerHeader } from "../api/auth.ts";
+import { FORWARDED_HEADER } from "../api/forward.ts";
+import { HOST_PLUGIN, recordSays } from "../fsm/host-commands.ts";
 import type { Proposer } from "../fsm/proposer.ts";
 import type { Logger } from "../raft/logger.ts";
 import type { RaftNode } from "../raft/node.ts";
@@ -60,8 +62,7 @@ export class MemberRegistry {
   }
 
   private wanted(id: string, http: string, plugins: string[]): boolean {
-    const record = this.o.proposer.memberRecords().get(id);
-    return !record || record.http !== http || record.plugins.join() !== plugins.join();
+    return !recordSays(this.o.proposer.memberRecords().get(id), http, plugins);
   }
 
   private async syncAsLeader(): Promise<void> {
@@ -93,15 +94,12 @@ export class MemberRegistry {
     if (!leader?.http) return;
     const response = await fetch(`http://${leader.http}/v1/cluster/members/${encodeURIComponent(this.o.id)}`, {
       method: "PUT",
-      headers: { "content-type": "application/json", "x-pontoon-forwarded-by": this.o.id, ...authorization(this.o.token()) },
+      // Marked forwarded: if that node is no longer the leader it answers 503 rather than forwarding again.
+      headers: { "content-type": "application/json", [FORWARDED_HEADER]: this.o.id, ...bearerHeader(this.o.token()) },
       body: JSON.stringify({ http: this.o.http, plugins: this.o.plugins }),
       signal: AbortSignal.timeout(5_000),
     });
     if (response.ok) this.o.logger.info("recorded this node's HTTP address with the leader", { leader: leader.id, http: this.o.http });
     else this.o.logger.debug("the leader did not record this node yet", { status: response.status, answer: (await response.text()).slice(0, 200) });
   }
-}
-
-function authorization(token: string | undefined): Record<string, string> {
-  return token ? { authorization: `Bearer ${token}` } : {};
 }

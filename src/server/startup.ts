@@ -1,6 +1,7 @@
 // Joining an existing cluster through any member's HTTP API, retried with
 // backoff until it works or the operator stops the node, saying so each time.
 
+import { bearerHeader } from "../api/auth.ts";
 import type { Logger } from "../raft/logger.ts";
 
 export interface PeerSpec {
@@ -24,7 +25,7 @@ export async function joinCluster(r: JoinRequest): Promise<void> {
     try {
       const response = await fetch(`http://${r.via}/v1/cluster/join`, {
         method: "POST",
-        headers: { "content-type": "application/json", ...(r.token ? { authorization: `Bearer ${r.token}` } : {}) },
+        headers: { "content-type": "application/json", ...bearerHeader(r.token) },
         body: JSON.stringify(r.self),
         signal: AbortSignal.timeout(15_000),
       });
