@@ -39,8 +39,6 @@ export interface Knobs {
    * helped grant before crashing still holds.
    */
   fastRestart: boolean;
-  /** Lease reads are checked for linearizability whenever CheckQuorum (which leases need) is on. */
-  leaseChecks: boolean;
   trailing: number[];
 }
 
@@ -88,7 +86,6 @@ export function chooseKnobs(rng: Rng, nodes: 3 | 5 | undefined, heavy: boolean):
     },
     tornCrash: heavy ? 0.004 : 0.001,
     fastRestart,
-    leaseChecks: checkQuorum,
     trailing: [0, 0, 2, 10],
   };
 }
@@ -100,6 +97,6 @@ export function describeKnobs(k: Knobs): string {
     `hb=${c.heartbeatTicks} preVote=${c.preVote} checkQuorum=${c.checkQuorum}`,
     `maxEntries=${c.maxEntriesPerMessage} maxBytes=${c.maxBytesPerMessage} inflight=${c.maxInflight} chunk=${c.snapshotChunkBytes}`,
     `loss=${k.faults.loss} dup=${k.faults.duplicate} delay<=${k.faults.maxDelay}`,
-    `fastRestart=${k.fastRestart} leaseChecks=${k.leaseChecks} membership=${k.weights.membership} compact=${k.weights.compact}`,
+    `fastRestart=${k.fastRestart} membership=${k.weights.membership} compact=${k.weights.compact}`,
   ].join(" ");
 }

@@ -316,7 +316,8 @@ class Simulation implements DriverContext {
         const required = this.maxCommit();
         const index = leader.leaseRead();
         this.event(`leaseRead #${id} at ${leader.id}: ${index === null ? "no lease" : `index ${index}`} (required ${required})`);
-        if (index !== null && this.knobs.leaseChecks) this.checker.read(leader.id, "lease", id, index, required);
+        // Every lease the core grants is checked (without CheckQuorum it must grant none).
+        if (index !== null) this.checker.read(leader.id, "lease", id, index, required);
         return;
       }
       case "crash": {
