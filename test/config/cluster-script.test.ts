@@ -6,7 +6,10 @@ import { describe, expect, it } from "bun:test";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { NODE_IDS, nodeCommand } from "../../scripts/cluster.ts";
+import { loadConfig } from "../../src/config/load.ts";
 
+/** The project root, where scripts/cluster.ts runs the nodes. */
+const ROOT = resolve(import.meta.dir, "../..");
 const FAKE_CLUSTER = join(import.meta.dir, "fixtures/fake-cluster.ts");
 
 /** Starts the fake cluster; `until(text)` resolves once stdout+stderr contain it. */
@@ -56,11 +59,22 @@ function isRunning(pid: number): boolean {
 describe("npm run cluster", () => {
   it("runs bun src/main.ts with config/cluster/nodeN.yaml for node1-3", () => {
     expect([...NODE_IDS]).toEqual(["node1", "node2", "node3"]);
+    const ports = new Set<number>();
+    const dataDirs = new Set<string>();
     for (const id of NODE_IDS) {
-      const command = nodeCommand(id);
-      expect(command).toEqual([process.execPath, "src/main.ts", "--config", `config/cluster/${id}.yaml`]);
-      expect(existsSync(resolve(import.meta.dir, "../..", command[3]!))).toBe(true);
+      const [bun, script, ...argv] = nodeCommand(id);
+      expect([bun, script]).toEqual([process.execPath, "src/main.ts"]);
+      expect(existsSync(resolve(ROOT, script!))).toBe(true);
+      // What src/main.ts does with the rest of the command line, run from the project root as the script runs it:
+      // it must start this very node, on ports and a data directory of its own.
+      const { config, file } = loadConfig({ argv, env: {}, cwd: ROOT });
+      expect(file).toBe(resolve(ROOT, `config/cluster/${id}.yaml`));
+      expect(config.node.id).toBe(id);
+      ports.add(config.http.port).add(config.raft.port);
+      dataDirs.add(config.node.dataDir);
     }
+    expect(ports.size).toBe(2 * NODE_IDS.length);
+    expect(dataDirs.size).toBe(NODE_IDS.length);
   });
 
   it("prefixes each node's lines with its id and stops them all on SIGTERM, waiting for their clean exit", async () => {

@@ -13,8 +13,7 @@ afterEach(async () => {
   await cluster?.shutdown();
 });
 
-// Default timings (50 ms ticks, 0.5-1 s election timeouts): what an operator runs.
-const FAST: Record<string, string> = {};
+// Every node runs with the default timings (50 ms ticks, 0.5-1 s election timeouts): what an operator runs.
 
 async function put(url: string, key: string, value: string, query = ""): Promise<Response> {
   return fetch(`${url}/v1/kv/${key}${query}`, { method: "PUT", body: value });
@@ -29,11 +28,11 @@ async function get(url: string, key: string, consistency = "linearizable"): Prom
 /** Starts n1 alone, then n2..nN joining through n1 (RAFT_LEADER), and waits for every member. */
 async function joinedCluster(n: number, env: Record<string, string> = {}): Promise<ProcessCluster> {
   const c = new ProcessCluster();
-  await c.define("n1", { ...FAST, ...env });
+  await c.define("n1", env);
   await c.start("n1");
   await c.leader(["n1"]);
   for (let i = 2; i <= n; i++) {
-    await c.define(`n${i}`, { ...FAST, ...env, RAFT_LEADER: `127.0.0.1:${c.node("n1").httpPort}` });
+    await c.define(`n${i}`, { ...env, RAFT_LEADER: `127.0.0.1:${c.node("n1").httpPort}` });
     await c.start(`n${i}`);
   }
   await waitUntil(`${n} members`, async () => ((await c.status("n1")).members.length === n ? true : undefined));
@@ -52,7 +51,7 @@ describe("Forming a cluster", () => {
   it("three nodes started with one shared cluster.peers list bootstrap together, in any order", async () => {
     cluster = new ProcessCluster();
     const ids = ["n1", "n2", "n3"];
-    for (const id of ids) await cluster.define(id, FAST);
+    for (const id of ids) await cluster.define(id);
     const peers = ids.map((id) => ({ id, raft: `127.0.0.1:${cluster.node(id).raftPort}`, http: `127.0.0.1:${cluster.node(id).httpPort}` }));
     const file = join(cluster.root, "peers.yaml");
     writeFileSync(file, `cluster:\n  peers:\n${peers.map((p) => `    - { id: ${p.id}, raft: "${p.raft}", http: "${p.http}" }`).join("\n")}\n`);
@@ -107,7 +106,7 @@ describe("Reads and writes through any node", () => {
 
   it("after a partition, a stale read is possible only with consistency=stale", async () => {
     cluster = new ProcessCluster();
-    for (const id of ["n1", "n2", "n3"]) await cluster.define(id, FAST);
+    for (const id of ["n1", "n2", "n3"]) await cluster.define(id);
     // n3's inbound Raft traffic passes through a proxy the test can cut.
     const proxy = new TcpProxy({ host: "127.0.0.1", port: cluster.node("n3").raftPort });
     proxy.start();
@@ -156,7 +155,7 @@ describe("Operating the cluster", () => {
     await waitUntil("two members", async () => ((await cluster.status(target)).members.length === 2 ? true : undefined));
 
     // A non-voter joins through a member, declared in its YAML.
-    await cluster.define("n4", FAST);
+    await cluster.define("n4");
     const file = join(cluster.root, "n4.yaml");
     writeFileSync(file, `cluster:\n  join: "127.0.0.1:${cluster.node(target).httpPort}"\n  joinAsVoter: false\n`);
     await cluster.start("n4", {}, ["--config", file]);

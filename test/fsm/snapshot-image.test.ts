@@ -165,7 +165,8 @@ describe("PluginHost.snapshot and restore", () => {
     const sqliteHeaderFlipped = image.slice();
     sqliteHeaderFlipped[start + 20]! ^= 0xff; // reserved-bytes-per-page: SQLite no longer recognises the file
     for (const bad of [image.subarray(0, start + Math.floor((image.length - start) / 2)), sqliteHeaderFlipped]) {
-      expect(() => target.restore(bad)).toThrow();
+      expect(() => target.restore(bad)).toThrow(SnapshotImageError);
+      expect(() => target.restore(bad)).toThrow(/its database is unusable \([\s\S]*\); the current state was kept$/);
       expect(target.appliedIndex()).toBe(6);
       expect(stateBytes(target.database)).toEqual(before);
     }
@@ -174,7 +175,10 @@ describe("PluginHost.snapshot and restore", () => {
   it("rejects an image whose database part is missing instead of restoring an empty state", () => {
     const image = populated().snapshot();
     const target = populated("target.db");
-    expect(() => target.restore(image.subarray(0, databaseOffset(image)))).toThrow();
+    const bare = image.subarray(0, databaseOffset(image));
+    expect(() => target.restore(bare)).toThrow(SnapshotImageError);
+    // SQLite opens an empty file as an empty database: only the applied index it lacks gives it away.
+    expect(() => target.restore(bare)).toThrow("its database is unusable (its header says applied index 6, its database holds 0)");
     expect(target.appliedIndex()).toBe(6);
   });
 });

@@ -219,14 +219,18 @@ describe("Linearizable reads", () => {
   });
 
   it("§6.4.1 a leader whose event loop stalled past its lease does not serve from it: its clock counts real time, not timer callbacks", async () => {
-    const c = await makeCluster(3);
+    const tickMs = 10;
+    const electionTicks = 10;
+    const c = await makeCluster(3, { tickMs, electionTicks });
     try {
       const leader = await c.leader();
       await leader.apply(bytes("w"));
       c.partition(leader.id);
-      // Block the whole process for longer than an election timeout (10 ticks of 50 ms):
-      // no timer fires meanwhile, as under a GC pause, a long fsync or SIGSTOP.
-      Bun.sleepSync(1_500);
+      // Block the whole process for four election timeouts (400 ms of 10 ms ticks): no timer fires meanwhile, as
+      // under a GC pause, a long fsync or SIGSTOP. That is well past the lease (under one election timeout) and
+      // the two CheckQuorum rounds after which a leader cut off from its quorum steps down (two election
+      // timeouts); the clock catches up at most three election timeouts at once, so a longer stall changes nothing.
+      Bun.sleepSync(4 * electionTicks * tickMs);
       const error = await leader.leaseRead({ timeoutMs: 300 }).then(
         () => undefined,
         (e: unknown) => e,

@@ -70,8 +70,11 @@ describe("Chaos", () => {
       if (options.snapshotThreshold) expect(c.nodes().some((n) => n.stats().snapshotIndex > 0)).toBe(true);
     } finally {
       stop = true;
-      await writer;
-      await c.shutdown();
+      try {
+        await writer;
+      } finally {
+        await c.shutdown();
+      }
     }
   }, 30_000);
 });

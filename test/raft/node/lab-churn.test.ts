@@ -70,8 +70,11 @@ describe("Churn", () => {
         expect(clients.acked.length).toBeGreaterThan(0);
         await expectConsistent(c, checker, clients.acked);
       } finally {
-        await clients.stop();
-        await c.shutdown();
+        try {
+          await clients.stop();
+        } finally {
+          await c.shutdown();
+        }
       }
     }, 30_000);
   }

@@ -9,7 +9,7 @@ import { seededRandom } from "../../../src/raft/core/random.ts";
 import type { NodeId } from "../../../src/raft/core/types.ts";
 import type { RaftNode } from "../../../src/raft/node.ts";
 import { makeCluster, waitFor, type Cluster } from "../harness.ts";
-import { Disconnections, NetworkTap, pick } from "./lab-helpers.ts";
+import { Disconnections, NetworkTap, others, pick } from "./lab-helpers.ts";
 
 const tickMs = 10;
 
@@ -77,8 +77,7 @@ describe("Re-election (TestReElection)", () => {
       const term1 = leader1.stats().term;
       const cutAt = tap.sent.length;
       net.disconnect(leader1.id);
-      const others = [...c.members.keys()].filter((id) => id !== leader1.id);
-      const leader2 = await c.leader(5_000, others);
+      const leader2 = await c.leader(5_000, others(c, leader1.id));
       const term2 = leader2.stats().term;
       expect(leader2.id).not.toBe(leader1.id);
       expect(term2).toBeGreaterThan(term1);
@@ -106,7 +105,7 @@ describe("Re-election (TestReElection)", () => {
     try {
       const seen = watchLeaders(c);
       const leader = await c.leader();
-      const [a, b] = [...c.members.keys()].filter((id) => id !== leader.id) as [NodeId, NodeId];
+      const [a, b] = others(c, leader.id) as [NodeId, NodeId];
       // Everyone alone: nobody has a majority.
       net.disconnect(leader.id);
       net.disconnect(a);

@@ -85,6 +85,16 @@ export class CheckedFSM extends ListFSM {
 
 export const checked = (c: Cluster, id: NodeId): CheckedFSM => c.fsm(id) as CheckedFSM;
 
+/** The cluster's members other than `except`, in n1..nN order. */
+export function others(c: Cluster, ...except: NodeId[]): NodeId[] {
+  return [...c.members.keys()].filter((id) => !except.includes(id));
+}
+
+/** Proposes `commands` on `leader` without waiting; they are expected never to commit. Each promise resolves with the error. */
+export function proposeDoomed(leader: RaftNode, commands: readonly string[]): Promise<unknown>[] {
+  return commands.map((cmd) => leader.apply(bytes(cmd), { timeoutMs: 30_000 }).catch((e: unknown) => e));
+}
+
 /** How many live nodes have applied `command` at `index` (the lab's nCommitted). */
 export function appliedCount(c: Cluster, index: number, command: string): number {
   return c.nodes().filter((n) => checked(c, n.id).commandAt(index) === command).length;
@@ -157,7 +167,6 @@ export function ackOf(command: string, r: ApplyResult): Ack {
  */
 export class Clients {
   readonly acked: Ack[] = [];
-  attempts = 0;
   private stopped = false;
   private readonly running: Promise<void>[] = [];
 
@@ -180,7 +189,6 @@ export class Clients {
       }
       const leader = leaders[Math.floor(this.random() * leaders.length)]!;
       const command = `${name}-${seq++}`;
-      this.attempts++;
       try {
         this.acked.push(ackOf(command, await leader.apply(bytes(command), { timeoutMs: this.applyTimeoutMs })));
       } catch (error) {
@@ -297,8 +305,4 @@ export function pick<T>(random: () => number, items: readonly T[]): T {
 /** Sleeps a random time in [0, maxMs): the fault schedule's pacing, not a wait for a condition. */
 export function jitter(random: () => number, maxMs: number): Promise<void> {
   return Bun.sleep(Math.floor(random() * maxMs));
-}
-
-export function ids(n: number): NodeId[] {
-  return Array.from({ length: n }, (_, i) => `n${i + 1}`);
 }

@@ -52,17 +52,22 @@ describe("Recovery", () => {
     });
   }
 
-  it("skips restoring a persistent state machine already at or past the snapshot", async () => {
-    const storage = new MemoryStorage();
-    storage.log.storeEntries(entries(6, 10, 1));
-    const snapshots = new MemorySnapshotStore();
-    await snapshots.create({ index: 5, term: 1, configuration, configurationIndex: 1 }, bytes("{}"));
-    const fsm = Object.assign(new ListFSM(), { appliedIndex: () => 8 });
-    const r = await recover(storage, snapshots, fsm, silentLogger);
-    expect(fsm.restores).toBe(0);
-    expect(r.applied).toBe(8);
-    expect(r.fsmPoint).toMatchObject({ index: 8, term: 1, configurationIndex: 1 });
-  });
+  for (const [where, fsmIndex] of [
+    ["at", 5],
+    ["past", 8],
+  ] as const) {
+    it(`skips restoring a persistent state machine already ${where} the snapshot`, async () => {
+      const storage = new MemoryStorage();
+      storage.log.storeEntries(entries(6, 10, 1));
+      const snapshots = new MemorySnapshotStore();
+      await snapshots.create({ index: 5, term: 1, configuration, configurationIndex: 1 }, bytes("{}"));
+      const fsm = Object.assign(new ListFSM(), { appliedIndex: () => fsmIndex });
+      const r = await recover(storage, snapshots, fsm, silentLogger);
+      expect(fsm.restores).toBe(0);
+      expect(r.applied).toBe(fsmIndex);
+      expect(r.fsmPoint).toMatchObject({ index: fsmIndex, term: 1, configurationIndex: 1 });
+    });
+  }
 
   it("refuses a state machine ahead of the log", async () => {
     const storage = new MemoryStorage();
@@ -71,7 +76,7 @@ describe("Recovery", () => {
     await expect(recover(storage, new MemorySnapshotStore(), fsm, silentLogger)).rejects.toMatchObject({ code: "CORRUPT_STATE" });
   });
 
-  it("a node that fails to open closes its storage and transport, so both can be reused", async () => {
+  it("a node that fails to open closes the storage and transport it was given", async () => {
     const storage = new MemoryStorage();
     storage.log.storeEntries(entries(1, 3, 1));
     const fsm = Object.assign(new ListFSM(), { appliedIndex: () => 9 });
