@@ -9,7 +9,7 @@
 //
 //   bun bench/http.ts [--seconds 10] [--clients 1,16,64] [--no-etcd] [--no-write]
 
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { ProcessCluster, freePort, waitUntil } from "../test/e2e/process-cluster.ts";
@@ -56,9 +56,7 @@ async function benchPontoon(): Promise<SystemResults> {
   try {
     const ids = ["n1", "n2", "n3"];
     for (const id of ids) await cluster.define(id);
-    const peers = ids.map((id) => `    - { id: ${id}, raft: "127.0.0.1:${cluster.node(id).raftPort}", http: "127.0.0.1:${cluster.node(id).httpPort}" }`);
-    const file = join(cluster.root, "peers.yaml");
-    writeFileSync(file, `cluster:\n  peers:\n${peers.join("\n")}\n`);
+    const file = cluster.peersFile(ids);
     for (const id of ids) await cluster.start(id, {}, ["--config", file]);
     await cluster.leader();
     const results = await runAll("pontoon", ids.map((id) => cluster.node(id).url));

@@ -52,9 +52,7 @@ describe("Forming a cluster", () => {
     cluster = new ProcessCluster();
     const ids = ["n1", "n2", "n3"];
     for (const id of ids) await cluster.define(id);
-    const peers = ids.map((id) => ({ id, raft: `127.0.0.1:${cluster.node(id).raftPort}`, http: `127.0.0.1:${cluster.node(id).httpPort}` }));
-    const file = join(cluster.root, "peers.yaml");
-    writeFileSync(file, `cluster:\n  peers:\n${peers.map((p) => `    - { id: ${p.id}, raft: "${p.raft}", http: "${p.http}" }`).join("\n")}\n`);
+    const file = cluster.peersFile(ids);
     // Reverse order: start-up order must not matter.
     for (const id of [...ids].reverse()) await cluster.start(id, {}, ["--config", file]);
     const leader = await cluster.leader();
@@ -112,9 +110,7 @@ describe("Reads and writes through any node", () => {
     proxy.start();
     try {
       const raftOf = (id: string) => (id === "n3" ? `127.0.0.1:${proxy.port}` : `127.0.0.1:${cluster.node(id).raftPort}`);
-      const peers = ["n1", "n2", "n3"].map((id) => `    - { id: ${id}, raft: "${raftOf(id)}", http: "127.0.0.1:${cluster.node(id).httpPort}" }`);
-      const file = join(cluster.root, "peers.yaml");
-      writeFileSync(file, `cluster:\n  peers:\n${peers.join("\n")}\n`);
+      const file = cluster.peersFile(["n1", "n2", "n3"], { raftOf });
       for (const id of ["n1", "n2", "n3"]) await cluster.start(id, id === "n3" ? { RAFT_ADVERTISE: raftOf("n3") } : {}, ["--config", file]);
       let leader = await cluster.leader();
       if (leader === "n3") {

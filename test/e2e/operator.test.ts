@@ -98,9 +98,7 @@ describe("Running a node", () => {
     cluster = new ProcessCluster();
     const ids = ["n1", "n2", "n3"];
     for (const id of ids) await cluster.define(id);
-    const peers = ids.map((id) => `    - { id: ${id}, raft: "127.0.0.1:${cluster.node(id).raftPort}", http: "127.0.0.1:${cluster.node(id).httpPort}" }`);
-    const file = join(cluster.root, "compact.yaml");
-    writeFileSync(file, `snapshot:\n  threshold: 50\n  interval: 200ms\n  trailingLogs: 5\ncluster:\n  peers:\n${peers.join("\n")}\n`);
+    const file = cluster.peersFile(ids, { name: "compact.yaml", before: "snapshot:\n  threshold: 50\n  interval: 200ms\n  trailingLogs: 5\n" });
     for (const id of ids) await cluster.start(id, {}, ["--config", file]);
     const leader = await cluster.leader();
     const down = ids.find((id) => id !== leader)!;

@@ -2,7 +2,7 @@
 // (`bun src/main.ts` with its environment variables), for end-to-end tests.
 // Every process a test starts, the cluster stops.
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -78,6 +78,19 @@ export class ProcessCluster {
 
   node(id: string): ProcessNode {
     return this.nodes.get(id)!;
+  }
+
+  /**
+   * Writes a YAML file declaring `ids` as cluster.peers (after `before`, other
+   * settings) and returns its path, for `start(id, {}, ["--config", file])`.
+   * `raftOf` gives a peer's Raft address when it is not its own port (a proxy).
+   */
+  peersFile(ids: string[], options: { name?: string; before?: string; raftOf?: (id: string) => string } = {}): string {
+    const raftOf = options.raftOf ?? ((id: string) => `127.0.0.1:${this.node(id).raftPort}`);
+    const peers = ids.map((id) => `    - { id: ${id}, raft: "${raftOf(id)}", http: "127.0.0.1:${this.node(id).httpPort}" }`);
+    const file = join(this.root, options.name ?? "peers.yaml");
+    writeFileSync(file, `${options.before ?? ""}cluster:\n  peers:\n${peers.join("\n")}\n`);
+    return file;
   }
 
   /** SIGKILL: no shutdown, no flush beyond what was acknowledged. */
