@@ -42,6 +42,11 @@ export function openFsmDatabase(file: string, options: { checked?: boolean } = {
       // store rewrites the same hot pages over and over, so rarer checkpoints
       // copy far less. 3 nodes, 64 clients on the leader: 3,085 -> 3,861 puts/s.
       "wal_autocheckpoint = 8192",
+      // Each command runs in a savepoint, and a savepoint keeps the original of
+      // every page it changes in a statement journal: a temp file by default.
+      // In memory, a kv put applies in 24 us instead of 57 (history's deletes
+      // touch many pages). It is only ever needed to roll back one command.
+      "temp_store = MEMORY",
     ],
     checked: options.checked,
   });
