@@ -2,9 +2,10 @@
 // core at once, and one "process ready" pass is scheduled for the end of the
 // turn, so everything that arrived in a turn is handled together. A pass
 // persists the snapshot, entries and hard state (one storage transaction: one
-// fsync for the whole turn, i.e. group commit), THEN sends messages, THEN
-// applies committed entries and settles the futures waiting on them. Passes
-// never overlap.
+// fsync for the whole turn, i.e. group commit), THEN sends messages (a
+// leader's appends go before the fsync, so followers store them meanwhile),
+// THEN applies committed entries and settles the futures waiting on them.
+// Passes never overlap.
 
 import type { RaftCore } from "./core/raft.ts";
 import type { Message, Ready } from "./core/types.ts";
@@ -73,12 +74,14 @@ export class ReadyLoop {
 
   private async handleReady(rd: Ready): Promise<void> {
     const { applier, futures } = this.o;
+    // A leader's appends go on the wire first, so the followers fsync while we
+    // do. No message is stepped before persist() below returns: nothing is
+    // awaited in between, and persist() is synchronous.
+    const early = rd.sendBeforePersist;
+    if (early > 0) this.sendNow(rd.messages.slice(0, early));
     if (rd.snapshot) await this.o.snapshotter.install(rd.snapshot);
     if (rd.snapshot || rd.entries.length > 0 || rd.hardState) this.persist(rd);
-    if (rd.messages.length > 0) {
-      this.send(rd.messages);
-      this.o.transport.flush?.();
-    }
+    if (rd.messages.length > early) this.sendNow(early > 0 ? rd.messages.slice(early) : rd.messages);
     if (rd.committed.length > 0) {
       this.committedTerm = rd.committed[rd.committed.length - 1]!.term;
       await applier.apply(rd.committed);
@@ -104,6 +107,11 @@ export class ReadyLoop {
     } catch (error) {
       throw new FatalNodeError("persisting entries and hard state", error);
     }
+  }
+
+  private sendNow(messages: Message[]): void {
+    this.send(messages);
+    this.o.transport.flush?.();
   }
 
   private send(messages: Message[]): void {

@@ -122,8 +122,10 @@ export class SimNode {
     for (let guard = 0; core.hasReady(); guard++) {
       if (guard > 100) throw new InvariantViolation("Ready Contract", `${this.id}: hasReady() stays true after 100 ready() calls`);
       const rd = core.ready();
+      // A leader's appends may leave before the Ready is persisted (Ready.sendBeforePersist).
+      for (const m of rd.messages.slice(0, rd.sendBeforePersist)) ctx.send(m);
       this.persist(rd, ctx);
-      for (const m of rd.messages) ctx.send(m);
+      for (const m of rd.messages.slice(rd.sendBeforePersist)) ctx.send(m);
       this.apply(rd, ctx);
     }
   }

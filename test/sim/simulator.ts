@@ -413,8 +413,15 @@ class Simulation implements DriverContext {
     if (m.type === "snapshotResp" && m.accepted) this.snapshotAcks++;
     to.core.step(m);
     if (tornCrash > 0 && this.rng.chance(tornCrash)) {
+      if (!to.core.hasReady()) return this.crash(to, "crash after persisting, before sending or applying");
+      const rd = to.core.ready();
+      if (rd.sendBeforePersist > 0 && this.rng.chance(0.5)) {
+        // A leader's appends left, and it crashed before its own fsync: followers store what it never did.
+        for (const m of rd.messages.slice(0, rd.sendBeforePersist)) this.send(m);
+        return this.crash(to, "crash after sending appends, before persisting");
+      }
       // Crash between the fsync and the reply: its effects are durable, nobody hears of them.
-      if (to.core.hasReady()) to.persist(to.core.ready(), this);
+      to.persist(rd, this);
       this.crash(to, "crash after persisting, before sending or applying");
     }
   }

@@ -1,12 +1,12 @@
 // The Ready batch: what the core hands the driver after a round of inputs
 // (hard state and entries to persist, a snapshot to install, messages to
 // send, committed entries to apply, reads that became safe or failed). The
-// driver persists before it sends, so nothing is acknowledged that a crash
-// could lose.
+// driver persists before it sends (but for a leader's appends, which may go
+// out while it persists), so nothing is acknowledged that a crash could lose.
 
 import type { RaftCore } from "./raft.ts";
 import { broadcast } from "./replication.ts";
-import type { Ready } from "./types.ts";
+import type { Message, Ready } from "./types.ts";
 
 export function hasReady(core: RaftCore): boolean {
   return (
@@ -26,9 +26,11 @@ export function takeReady(core: RaftCore): Ready {
     broadcast(core);
   }
   core.reads.flush();
+  const { messages, sendBeforePersist } = orderMessages(core);
   const rd: Ready = {
     entries: core.unstable,
-    messages: core.messages,
+    messages,
+    sendBeforePersist,
     committed: core.commit > core.applied ? core.log.slice(core.applied + 1, core.commit) : [],
     readStates: core.reads.takeReadStates(),
     failedReads: core.reads.takeFailed(),
@@ -43,6 +45,22 @@ export function takeReady(core: RaftCore): Ready {
   core.messages = [];
   core.pendingSnapshot = undefined;
   return rd;
+}
+
+/**
+ * A leader's appends, heartbeats and snapshot chunks first, when they may go
+ * out before the Ready is persisted (see Ready.sendBeforePersist): never when
+ * the term or vote changed, as in a one-voter cluster's election, whose new
+ * term must be durable before anyone hears of it, or two incarnations of the
+ * same leader could hand out different entries in one term.
+ */
+function orderMessages(core: RaftCore): { messages: Message[]; sendBeforePersist: number } {
+  const h = core.lastHardState;
+  if (core.role !== "Leader" || core.pendingSnapshot || h.term !== core.term || h.vote !== core.vote) return { messages: core.messages, sendBeforePersist: 0 };
+  const early: Message[] = [];
+  const late: Message[] = [];
+  for (const m of core.messages) (m.type === "append" || m.type === "heartbeat" || m.type === "snapshot" ? early : late).push(m);
+  return { messages: late.length === 0 ? early : [...early, ...late], sendBeforePersist: early.length };
 }
 
 function hardStateChanged(core: RaftCore): boolean {

@@ -196,8 +196,18 @@ export interface Ready {
   snapshot?: Snapshot;
   /** Append to stable storage; any stored entries at or after entries[0].index are replaced. */
   entries: Entry[];
-  /** Send after the above is durable. */
+  /** Send after the above is durable (all but the first `sendBeforePersist`). */
   messages: Message[];
+  /**
+   * How many of the first `messages` may be sent before the rest of this
+   * Ready is persisted, so the followers store entries while the leader does
+   * (dissertation §10.2.1): a leader's appends, heartbeats and snapshot
+   * chunks, in a Ready that changes neither term nor vote. They vouch for
+   * nothing durable; the leader counts its own entries toward a commit only
+   * once a follower's ack comes back, and the driver must persist the Ready
+   * before it steps any further message. 0 for other Readies.
+   */
+  sendBeforePersist: number;
   /** Apply to the state machine, in order, after the above is durable. */
   committed: Entry[];
   /** ReadIndex requests that are now safe to serve once applied >= index. */
