@@ -1,6 +1,8 @@
-// Followers forward to the leader: writes, and reads that need the leader
-// (every consistency but `stale`). The decision is made before the body is
-// parsed, so the leader receives the request exactly as the client sent it,
+// Followers forward to the leader over HTTP: membership changes, and reads
+// that need the leader (every consistency but `stale`); a plugin's writes go
+// as proposals over the Raft transport instead (see answeredLocally). The
+// decision is made before the body is parsed, so the leader receives the
+// request exactly as the client sent it,
 // over a kept-alive connection, with the client's deadline. A request
 // forwarded once is never forwarded again: if it reaches a non-leader,
 // leadership is moving and the client is told to retry.
@@ -20,14 +22,20 @@ export interface LeaderLocator {
   leader(): { id: string; http: string | null } | null;
 }
 
-/** Routes every node answers itself, whatever its role (plus the plugins' local routes). */
+/**
+ * Routes every node answers itself, whatever its role (plus the plugins'
+ * local routes). A plugin's writes are among them: the route runs here and
+ * the Proposer hands the proposal to the leader over the Raft transport,
+ * which costs far less than a second HTTP request. Membership changes and
+ * reads that need the leader are forwarded as HTTP.
+ */
 function answeredLocally(method: string, path: string, url: URL, localPaths: readonly string[]): boolean {
   if (!path.startsWith("/v1/")) return true;
   if (method === "GET" || method === "HEAD") {
     if (path === "/v1/health" || path === "/v1/cluster" || localPaths.includes(path)) return true;
     return url.searchParams.get("consistency") === "stale";
   }
-  return false;
+  return !path.startsWith("/v1/cluster");
 }
 
 /** The forwarded response, or null when this node should answer itself. */

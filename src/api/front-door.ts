@@ -15,7 +15,11 @@ export interface FrontDoorDeps {
   token: () => string | undefined;
   /** Largest request body accepted (http.maxBodyBytes). */
   maxBodyBytes: number;
+  /** The leader's id when this node is a follower that knows it, else null. */
+  leaderElsewhere?: () => string | null;
 }
+
+const LEADER_HEADER = "x-pontoon-leader";
 
 /** Route label of requests answered here, before any route is matched. */
 export const REFUSED_ROUTE = "(refused)";
@@ -32,6 +36,9 @@ export function frontDoor(app: { handle(request: Request): Promise<Response> }, 
       const admitted = await withinBodyLimit(request, deps.maxBodyBytes);
       context.route = "unmatched";
       response = await requestContext.run(context, () => app.handle(admitted));
+      // A follower's write went to the leader as a proposal: name it, as a forwarded answer does.
+      const leader = request.method !== "GET" && !response.headers.has(LEADER_HEADER) ? deps.leaderElsewhere?.() : null;
+      if (leader) response.headers.set(LEADER_HEADER, leader);
     } catch (error) {
       response = errorResponse(toApiError(error, false));
     }

@@ -5,7 +5,8 @@
 import type { TSchema } from "@sinclair/typebox";
 import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
 import type { Database } from "bun:sqlite";
-import { encodeCommand } from "./command-codec.ts";
+import { NotLeaderError } from "../raft/errors.ts";
+import { decodeCommand, encodeCommand } from "./command-codec.ts";
 import { HOST_PLUGIN, hostCommands, readMembers } from "./host-commands.ts";
 import type { CommandOutcome, PluginHost } from "./plugin-host.ts";
 import { PluginError, type Consistency } from "./sdk.ts";
@@ -13,6 +14,9 @@ import { PluginError, type Consistency } from "./sdk.ts";
 /** What the plugin layer needs from the Raft node (RaftNode fits). */
 export interface ReplicatedLog {
   apply(command: Uint8Array, options?: { timeoutMs?: number }): Promise<{ index: number; response: unknown }>;
+  /** Follower: hands `payload` to the leader's onForwarded handler and returns its answer. */
+  forward?(payload: Uint8Array, options?: { timeoutMs?: number }): Promise<Uint8Array>;
+  onForwarded?(handler: (payload: Uint8Array, timeoutMs: number) => Promise<Uint8Array>): void;
   readIndex(options?: { timeoutMs?: number }): Promise<number>;
   leaseRead(options?: { timeoutMs?: number }): Promise<number>;
 }
@@ -44,6 +48,22 @@ export class Proposer {
     host.onRestored(() => {
       this.members = undefined;
     });
+    // The leader's side of a write made on a follower: checked again here and
+    // stamped with this leader's clock, as if it had been made here.
+    log.onForwarded?.(async (payload, timeoutMs) => {
+      const command = decodeCommand(payload);
+      const answer = (index: number, response: unknown) => encodeCommand({ plugin: FORWARDED_RESULT, command: FORWARDED_RESULT, args: { index, response }, timestamp: 0 });
+      try {
+        this.check(command.plugin, command.command, command.args);
+        if (command.plugin !== HOST_PLUGIN) this.ensureEveryMemberRuns(command.plugin);
+      } catch (error) {
+        // Refused before proposing: the follower answers with this error as if it were its own.
+        if (!(error instanceof PluginError)) throw error;
+        return answer(0, { ok: false, error: { code: error.code, message: error.message, status: error.status, details: error.details } } satisfies CommandOutcome);
+      }
+      const { index, response } = await this.log.apply(encodeCommand({ ...command, timestamp: this.now() }), { timeoutMs });
+      return answer(index, response);
+    });
   }
 
   async propose(plugin: string, command: string, args: unknown, options: { timeoutMs?: number } = {}): Promise<{ index: number; value: unknown }> {
@@ -51,7 +71,12 @@ export class Proposer {
     if (plugin !== HOST_PLUGIN) this.ensureEveryMemberRuns(plugin);
     const data = encodeCommand({ plugin, command, args, timestamp: this.now() });
     const started = performance.now();
-    const { index, response } = await this.log.apply(data, { timeoutMs: options.timeoutMs ?? this.options.timeoutMs?.() });
+    const timeout = { timeoutMs: options.timeoutMs ?? this.options.timeoutMs?.() };
+    const { index, response } = await this.log.apply(data, timeout).catch((error: unknown) => {
+      // Not the leader, so never appended here: hand the proposal to the leader over the Raft transport.
+      if (!(error instanceof NotLeaderError) || !this.log.forward) throw error;
+      return this.log.forward(data, timeout).then(decodeForwardedResult);
+    });
     this.options.observeApply?.((performance.now() - started) / 1000);
     const outcome = response as CommandOutcome;
     if (!outcome.ok) throw new PluginError(outcome.error.code, outcome.error.message, outcome.error.status, outcome.error.details);
@@ -109,4 +134,13 @@ export class Proposer {
       }
     }
   }
+}
+
+/** Names the answer to a forwarded proposal, which travels in the command format (blob-safe JSON). */
+const FORWARDED_RESULT = "_result";
+
+function decodeForwardedResult(payload: Uint8Array): { index: number; response: unknown } {
+  const decoded = decodeCommand(payload);
+  if (decoded.plugin !== FORWARDED_RESULT) throw new Error(`the leader answered a forwarded proposal with ${JSON.stringify(decoded.plugin)}`);
+  return decoded.args as { index: number; response: unknown };
 }

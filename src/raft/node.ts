@@ -12,6 +12,7 @@ import type { Configuration, Message, NodeId, SnapshotMeta } from "./core/types.
 import { LeadershipTransferError, NotLeaderError, ShutdownError } from "./errors.ts";
 import { AddressBook } from "./addresses.ts";
 import { Applier } from "./apply.ts";
+import { Forwarding, type ForwardHandler } from "./forwarding.ts";
 import { Futures } from "./futures.ts";
 import { silentLogger, type Logger } from "./logger.ts";
 import { MembershipChanges } from "./membership.ts";
@@ -23,7 +24,7 @@ import { Snapshotter } from "./snapshotter.ts";
 import { TickClock } from "./tick-clock.ts";
 import type { ApplyResult, CallOptions, LeaderInfo, NodeState, NodeStats, RaftNodeOptions } from "./types.ts";
 import type { RaftStorage } from "../storage/types.ts";
-import type { Peer, Transport } from "../transport/types.ts";
+import type { Peer, Transport, WireMessage } from "../transport/types.ts";
 
 export type { ApplyResult, CallOptions, LeaderInfo, NodeState, NodeStats, RaftNodeOptions } from "./types.ts";
 
@@ -42,6 +43,7 @@ export class RaftNode {
   private readonly readyLoop: ReadyLoop;
   private readonly membership: MembershipChanges;
   private readonly observers: Observers;
+  private readonly forwarding: Forwarding;
   private readonly addresses = new AddressBook();
   private nextReadId = 1;
 
@@ -101,6 +103,15 @@ export class RaftNode {
       ensureOpen: () => this.ensureOpen(),
     });
     this.observers = new Observers(this.logger, this.futures, (id) => this.leaderInfo(id));
+    this.forwarding = new Forwarding({
+      id: options.id,
+      send: (to, m) => {
+        this.transport.send(to, m);
+        this.transport.flush?.();
+      },
+      address: (id) => this.addresses.get(id),
+      logger: this.logger,
+    });
   }
 
   /**
@@ -138,6 +149,7 @@ export class RaftNode {
   private async start(): Promise<void> {
     this.transport.onUnreachable = (peer) => {
       if (this.closed) return;
+      this.forwarding.unreachable(peer);
       this.core.reportUnreachable(peer);
       this.schedule();
     };
@@ -151,8 +163,10 @@ export class RaftNode {
 
   // ---- inputs ---------------------------------------------------------------------
 
-  private deliver(message: Message, from?: Peer): void {
+  private deliver(message: WireMessage, from?: Peer): void {
     if (this.closed) return;
+    if (message.type === "forward") return void this.forwarding.handleRequest(message, from);
+    if (message.type === "forwardResp") return this.forwarding.handleResponse(message);
     this.addresses.learn(message, from);
     this.core.step(message);
     this.schedule();
@@ -186,6 +200,24 @@ export class RaftNode {
     const at = this.call(() => this.core.propose(command));
     this.schedule();
     return this.futures.forEntry("apply", at, this.timeout(options.timeoutMs));
+  }
+
+  /**
+   * Follower: sends `payload` to the leader over the Raft transport, where the
+   * onForwarded handler answers it (a proposal, usually: see Proposer). Fails
+   * at once with NotLeaderError when no other node is known to lead; a
+   * TimeoutError or LeadershipLostError means the leader may have acted on it.
+   */
+  async forward(payload: Uint8Array, options: CallOptions = {}): Promise<Uint8Array> {
+    this.ensureOpen();
+    const leader = this.core.status().leader;
+    if (leader === null || leader === this.id) throw this.addresses.notLeader(leader);
+    return this.forwarding.request(leader, payload, this.timeout(options.timeoutMs));
+  }
+
+  /** How this node answers what followers forward to it while it leads (one handler; the last set wins). */
+  onForwarded(handler: ForwardHandler): void {
+    this.forwarding.onRequest(handler);
   }
 
   /** Leader only: resolves (with that index) once every entry in the leader's log when called is applied here. */
@@ -381,6 +413,7 @@ export class RaftNode {
     clearInterval(this.ticker);
     const snapshotsStopped = this.snapshotter.stop();
     this.futures.rejectAll(new ShutdownError(reason));
+    this.forwarding.rejectAll(new ShutdownError(reason));
     this.observers.shutDown(previous);
     this.shutdownDone = (async () => {
       // Let an in-flight pass or snapshot finish its I/O before closing the stores under it.

@@ -114,7 +114,12 @@ export class PontoonNode {
         // The API answers bodies over http.maxBodyBytes with a 413 in our error format; Bun's own
         // limit (which answers with an empty 413) only stops bodies far beyond that.
         maxRequestBodySize: options.http.maxBodyBytes * 4,
-        fetch: frontDoor(app, { metrics, token: options.token, maxBodyBytes: options.http.maxBodyBytes }),
+        fetch: frontDoor(app, {
+          metrics,
+          token: options.token,
+          maxBodyBytes: options.http.maxBodyBytes,
+          leaderElsewhere: () => (raft.state() === "Leader" ? null : (raft.leader()?.id ?? null)),
+        }),
       });
     } catch (error) {
       await raft.shutdown();

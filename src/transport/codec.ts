@@ -11,6 +11,7 @@
 
 import type { Configuration, Entry, EntryType, Message, MessageType, SnapshotMeta } from "../raft/core/types.ts";
 import { FrameError } from "./frame-error.ts";
+import type { WireMessage } from "./types.ts";
 import { ByteReader, ByteWriter, utf8 } from "./wire-buffer.ts";
 
 export const WIRE_VERSION = 1;
@@ -27,8 +28,8 @@ export interface Hello {
   address: string;
 }
 
-/** What a frame carries: a Raft message, or the transport's hello. */
-export type Frame = Message | Hello;
+/** What a frame carries: a Raft message, a forwarded proposal or its answer, or the transport's hello. */
+export type Frame = WireMessage | Hello;
 
 /** Kind bytes. Never renumber: they are on the wire. */
 export const FrameKind = {
@@ -42,7 +43,9 @@ export const FrameKind = {
   snapshot: 7,
   snapshotResp: 8,
   timeoutNow: 9,
-} as const satisfies Record<MessageType | "hello", number>;
+  forward: 10,
+  forwardResp: 11,
+} as const satisfies Record<WireMessage["type"] | "hello", number>;
 
 const ENTRY_FIXED = 8 + 8 + 1 + 4; // index, term, type, data length
 
@@ -90,6 +93,10 @@ function bodySize(m: Frame, configJson: Uint8Array | null): number {
       return 8 + 8 + 1 + 1;
     case "timeoutNow":
       return 0;
+    case "forward":
+      return 8 + 8 + 4 + m.payload.length;
+    case "forwardResp":
+      return 8 + 1 + 4 + m.payload.length;
   }
 }
 
@@ -152,6 +159,16 @@ function writeBody(w: ByteWriter, m: Frame, configJson: Uint8Array | null): void
       w.bool(m.installed);
       w.bool(m.accepted);
       return;
+    case "forward":
+      w.f64(m.id);
+      w.f64(m.timeoutMs);
+      w.blob(m.payload);
+      return;
+    case "forwardResp":
+      w.f64(m.id);
+      w.u8(m.status);
+      w.blob(m.payload);
+      return;
   }
 }
 
@@ -175,8 +192,8 @@ export function encodeFrame(m: Frame): Uint8Array {
   return out;
 }
 
-/** Encodes a Raft message as one frame. */
-export function encodeMessage(m: Message): Uint8Array {
+/** Encodes a message as one frame. */
+export function encodeMessage(m: WireMessage): Uint8Array {
   return encodeFrame(m);
 }
 
@@ -309,6 +326,12 @@ export function decodePayload(kind: number, bytes: Uint8Array, start: number, en
       break;
     case FrameKind.timeoutNow:
       frame = { type: "timeoutNow", from, to, term };
+      break;
+    case FrameKind.forward:
+      frame = { type: "forward", from, to, term, id: r.f64("id"), timeoutMs: r.f64("timeoutMs"), payload: r.blob("payload") };
+      break;
+    case FrameKind.forwardResp:
+      frame = { type: "forwardResp", from, to, term, id: r.f64("id"), status: r.u8("status"), payload: r.blob("payload") };
       break;
     default:
       throw new FrameError("UNKNOWN_KIND", `unknown message kind ${kind}`);

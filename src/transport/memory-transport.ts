@@ -11,10 +11,12 @@
 // peer unreachable, like a refused connection.
 
 import { seededRandom } from "../raft/core/random.ts";
-import type { Message, MessageType, NodeId } from "../raft/core/types.ts";
+import type { NodeId } from "../raft/core/types.ts";
 import { decodeFrames } from "./frame-decoder.ts";
 import { encodeMessage } from "./codec.ts";
-import type { Peer, Transport } from "./types.ts";
+import type { Peer, Transport, WireMessage } from "./types.ts";
+
+type WireMessageType = WireMessage["type"];
 
 export interface MemoryFaults {
   /** Probability that a message is lost. */
@@ -36,19 +38,19 @@ export interface MemoryNetworkOptions extends Partial<MemoryFaults> {
 
 export interface MemoryNetworkStats {
   /** Messages handed to send(), by type (counted before any fault). */
-  sent: Record<MessageType, number>;
+  sent: Record<WireMessageType, number>;
   sentTotal: number;
   delivered: number;
   dropped: number;
   duplicated: number;
 }
 
-const MESSAGE_TYPES: readonly MessageType[] = [
-  "vote", "voteResp", "append", "appendResp", "heartbeat", "heartbeatResp", "snapshot", "snapshotResp", "timeoutNow",
+const MESSAGE_TYPES: readonly WireMessageType[] = [
+  "vote", "voteResp", "append", "appendResp", "heartbeat", "heartbeatResp", "snapshot", "snapshotResp", "timeoutNow", "forward", "forwardResp",
 ];
 
 function emptyStats(): MemoryNetworkStats {
-  const sent = Object.fromEntries(MESSAGE_TYPES.map((t) => [t, 0])) as Record<MessageType, number>;
+  const sent = Object.fromEntries(MESSAGE_TYPES.map((t) => [t, 0])) as Record<WireMessageType, number>;
   return { sent, sentTotal: 0, delivered: 0, dropped: 0, duplicated: 0 };
 }
 
@@ -161,7 +163,7 @@ export class MemoryNetwork {
   }
 
   /** @internal */
-  route(from: MemoryTransport, to: Peer, message: Message): void {
+  route(from: MemoryTransport, to: Peer, message: WireMessage): void {
     this.counters.sent[message.type]++;
     this.counters.sentTotal++;
     if (!this.endpoints.has(to.address)) {
@@ -178,7 +180,7 @@ export class MemoryNetwork {
     const copies = this.random() < this.faults.duplicateRate ? 2 : 1;
     if (copies === 2) this.counters.duplicated++;
     for (let i = 0; i < copies; i++) {
-      const carried = this.wire ? (decodeFrames(encodeMessage(message))[0] as Message) : message;
+      const carried = this.wire ? (decodeFrames(encodeMessage(message))[0] as WireMessage) : message;
       this.schedule(from, to, () => this.arrive(src, dst, from, to, carried));
     }
   }
@@ -197,7 +199,7 @@ export class MemoryNetwork {
     link.push(performance.now() + delay, run);
   }
 
-  private arrive(src: string[], dst: string[], from: MemoryTransport, to: Peer, message: Message): void {
+  private arrive(src: string[], dst: string[], from: MemoryTransport, to: Peer, message: WireMessage): void {
     this.flying--;
     const target = this.endpoints.get(to.address);
     if (!target || this.blocked(src, dst)) {
@@ -221,7 +223,7 @@ export class MemoryNetwork {
 
 export class MemoryTransport implements Transport {
   onUnreachable?: (peer: NodeId) => void;
-  private deliver: ((message: Message, from?: Peer) => void) | null = null;
+  private deliver: ((message: WireMessage, from?: Peer) => void) | null = null;
 
   constructor(
     private readonly network: MemoryNetwork,
@@ -230,12 +232,12 @@ export class MemoryTransport implements Transport {
   ) {}
 
   /** `deliver` also receives the sender ({id, address}), as the TCP transport does after its hello. */
-  async start(deliver: (message: Message, from?: Peer) => void): Promise<void> {
+  async start(deliver: (message: WireMessage, from?: Peer) => void): Promise<void> {
     this.deliver = deliver;
     this.network.register(this);
   }
 
-  send(to: Peer, message: Message): void {
+  send(to: Peer, message: WireMessage): void {
     if (!this.deliver) return;
     this.network.route(this, to, message);
   }
@@ -246,7 +248,7 @@ export class MemoryTransport implements Transport {
   }
 
   /** @internal */
-  receive(message: Message, from: Peer): void {
+  receive(message: WireMessage, from: Peer): void {
     this.deliver?.(message, from);
   }
 

@@ -9,14 +9,14 @@
 // on, with one log line: a confused or hostile client cannot take the node down.
 
 import type { Socket, TCPSocketListener } from "bun";
-import type { Message, NodeId } from "../raft/core/types.ts";
+import type { NodeId } from "../raft/core/types.ts";
 import { formatAddress } from "./address.ts";
 import { encodeFrame, encodeMessage } from "./codec.ts";
 import { FrameError } from "./frame-error.ts";
 import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder } from "./frame-decoder.ts";
 import { quietLogger, type TransportLogger } from "./logger.ts";
 import { PeerLink, type PeerLinkStats } from "./peer-link.ts";
-import type { Peer, Transport } from "./types.ts";
+import type { Peer, Transport, WireMessage } from "./types.ts";
 
 export interface TcpTransportOptions {
   /** Interface to bind, e.g. "127.0.0.1" or "0.0.0.0". */
@@ -56,7 +56,7 @@ export class TcpTransport implements Transport {
   private readonly links = new Map<NodeId, PeerLink>();
   private readonly inbound = new Set<Socket<Inbound>>();
   private inboundDrained: (() => void) | null = null;
-  private deliver: ((message: Message, from?: Peer) => void) | null = null;
+  private deliver: ((message: WireMessage, from?: Peer) => void) | null = null;
   private hello: Uint8Array | null = null;
   private closed = false;
 
@@ -77,7 +77,7 @@ export class TcpTransport implements Transport {
   }
 
   /** Binds the listener. `deliver` also receives the sender as {id: message.from, address} once its hello arrived. */
-  async start(deliver: (message: Message, from?: Peer) => void): Promise<void> {
+  async start(deliver: (message: WireMessage, from?: Peer) => void): Promise<void> {
     if (this.listener || this.closed) throw new Error(`transport ${this.localAddress} was already started or closed`);
     this.deliver = deliver;
     try {
@@ -98,7 +98,7 @@ export class TcpTransport implements Transport {
     this.o.logger.info("raft transport listening", { address: this.localAddress });
   }
 
-  send(to: Peer, message: Message): void {
+  send(to: Peer, message: WireMessage): void {
     if (this.closed || !this.hello) return;
     const frame = encodeMessage(message);
     if (frame.length > this.o.maxFrameBytes) {
@@ -191,7 +191,7 @@ export class TcpTransport implements Transport {
     }
   }
 
-  private handOver(message: Message, conn: Inbound): void {
+  private handOver(message: WireMessage, conn: Inbound): void {
     try {
       this.deliver?.(message, conn.peerAddress === null ? undefined : { id: message.from, address: conn.peerAddress });
     } catch (error) {

@@ -70,6 +70,10 @@ describe("Reads and writes through any node", () => {
     expect(w.status).toBe(200);
     expect(w.headers.get("x-pontoon-leader")).toBe(leader);
     expect(await get(cluster.node(f2).url, "app/color")).toEqual({ status: 200, value: "blue" });
+    // The follower ran the route itself and sent the proposal over Raft, not a second HTTP request.
+    const metrics = await (await fetch(`${cluster.node(f1).url}/metrics`)).text();
+    expect(metrics).toContain('pontoon_http_requests_total{method="PUT",route="/v1/kv/*",status="200"} 1');
+    expect(metrics).not.toContain('route="(forwarded)"');
   }, 60_000);
 
   it("SIGKILL of the leader: a new leader takes over, writes continue, no acknowledged write is lost; the killed node catches up on restart", async () => {

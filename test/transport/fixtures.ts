@@ -2,6 +2,7 @@
 // bounded wait on a condition (tests never sleep for a fixed time).
 
 import type { Entry, Message } from "../../src/raft/core/types.ts";
+import type { WireMessage } from "../../src/transport/types.ts";
 
 export function bytesOf(n: number, seed = 1): Uint8Array {
   const b = new Uint8Array(n);
@@ -35,7 +36,7 @@ const meta = {
 };
 
 /** Every variant, with edge values: empty and unicode ids, 2^53-1, empty data. */
-export const samples: Message[] = [
+export const samples: WireMessage[] = [
   { type: "vote", from: "n1", to: "n2", term: 5, preVote: true, lastLogIndex: 42, lastLogTerm: 4, transfer: false },
   { type: "vote", from: "", to: "ñ-é-日本", term: Number.MAX_SAFE_INTEGER, preVote: false, lastLogIndex: 0, lastLogTerm: 0, transfer: true },
   { type: "voteResp", from: "n2", to: "n1", term: 5, preVote: false, granted: true },
@@ -49,6 +50,8 @@ export const samples: Message[] = [
   { type: "snapshot", from: "n1", to: "n3", term: 8, meta, offset: 0, data: new Uint8Array(0), size: 0, done: true },
   { type: "snapshotResp", from: "n3", to: "n1", term: 8, index: 1_000_000, nextOffset: 69632, installed: false, accepted: true },
   { type: "timeoutNow", from: "n1", to: "n2", term: 9 },
+  { type: "forward", from: "n2", to: "n1", term: 0, id: 42, timeoutMs: 10_000, payload: bytesOf(300) },
+  { type: "forwardResp", from: "n1", to: "n2", term: 0, id: 42, status: 3, payload: new TextEncoder().encode("the outcome is unknown") },
 ];
 
 /** Polls `condition` until true; fails after `timeoutMs` with `what`. */

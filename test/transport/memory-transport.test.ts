@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "bun:test";
 import type { AppendRequest, Message } from "../../src/raft/core/types.ts";
 import { MemoryNetwork, type MemoryNetworkOptions, type MemoryTransport } from "../../src/transport/memory-transport.ts";
-import type { Peer } from "../../src/transport/types.ts";
+import type { Peer, WireMessage } from "../../src/transport/types.ts";
 import { append, samples, waitFor } from "./fixtures.ts";
 
 const started: MemoryTransport[] = [];
@@ -11,7 +11,7 @@ afterEach(async () => {
 
 interface Node {
   t: MemoryTransport;
-  got: Message[];
+  got: WireMessage[];
   unreachable: string[];
   peer: Peer;
 }
@@ -30,7 +30,7 @@ async function cluster(options: MemoryNetworkOptions, ids = ["n1", "n2", "n3"]):
   return { net, nodes };
 }
 
-const seqs = (ms: Message[]): number[] => ms.map((m) => (m as AppendRequest).seq);
+const seqs = (ms: WireMessage[]): number[] => ms.map((m) => (m as AppendRequest).seq);
 const settled = (net: MemoryNetwork) => () => net.inFlight === 0;
 
 describe("MemoryNetwork", () => {

@@ -4,7 +4,7 @@ import type { AppendRequest, Message, SnapshotChunk } from "../../src/raft/core/
 import { encodeMessage } from "../../src/transport/codec.ts";
 import type { TransportLogger } from "../../src/transport/logger.ts";
 import { TcpTransport, type TcpTransportOptions } from "../../src/transport/tcp-transport.ts";
-import type { Peer } from "../../src/transport/types.ts";
+import type { Peer, WireMessage } from "../../src/transport/types.ts";
 import { append, bytesOf, samples, waitFor } from "./fixtures.ts";
 
 const started: TcpTransport[] = [];
@@ -14,7 +14,7 @@ afterEach(async () => {
 
 interface Node {
   t: TcpTransport;
-  got: Message[];
+  got: WireMessage[];
   froms: (Peer | undefined)[];
   unreachable: string[];
   warnings: string[];

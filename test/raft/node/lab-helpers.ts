@@ -6,7 +6,8 @@
 // one(), which drives a command to agreement on at least N nodes; and helpers
 // for concurrent clients, node isolation and message accounting.
 
-import type { Message, MessageType, NodeId } from "../../../src/raft/core/types.ts";
+import type { NodeId } from "../../../src/raft/core/types.ts";
+import type { WireMessage } from "../../../src/transport/types.ts";
 import type { CommittedCommand } from "../../../src/raft/fsm.ts";
 import type { ApplyResult, RaftNode } from "../../../src/raft/node.ts";
 import { LeadershipLostError, NotLeaderError, ShutdownError, TimeoutError, TransferInProgressError } from "../../../src/raft/errors.ts";
@@ -256,7 +257,7 @@ export class Disconnections {
 export interface SentMessage {
   from: NodeId;
   to: NodeId;
-  type: MessageType;
+  type: WireMessage["type"];
   /** appendResp only. */
   success?: boolean;
   /** append only: how many entries it carried. */
@@ -277,7 +278,7 @@ export interface SentMessage {
 export class NetworkTap {
   readonly sent: SentMessage[] = [];
   /** Messages for which this returns true are lost (recorded in `sent`, not in the network's counters). */
-  drop: ((m: Message) => boolean) | undefined;
+  drop: ((m: WireMessage) => boolean) | undefined;
 
   constructor(network: MemoryNetwork) {
     const route = network.route.bind(network);
