@@ -45,6 +45,8 @@ export class Forwarding {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private handler: ForwardHandler | undefined;
+  /** Peers reported unreachable and not heard from since: nothing is sent to them. */
+  private readonly down = new Set<NodeId>();
 
   constructor(private readonly o: ForwardingOptions) {}
 
@@ -56,6 +58,9 @@ export class Forwarding {
   request(leader: NodeId, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     const address = this.o.address(leader);
     if (address === undefined) return Promise.reject(new NotLeaderError(leader, null));
+    // Sent to a peer we cannot reach, a request would wait in its queue and
+    // might still arrive later: refuse it now, unsent, so the caller may retry.
+    if (this.down.has(leader)) return Promise.reject(Object.assign(new NotLeaderError(leader, address), { message: `the leader ${leader} at ${address} cannot be reached from here; retry shortly` }));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       // A little longer than the leader's own deadline, so its answer (even a timeout) can still arrive.
@@ -65,8 +70,14 @@ export class Forwarding {
     });
   }
 
+  /** A message came from `peer`: it can be reached again. */
+  heard(peer: NodeId): void {
+    if (this.down.size > 0) this.down.delete(peer);
+  }
+
   /** The leader became unreachable: its answers will not come; whatever was sent may still commit. */
   unreachable(peer: NodeId): void {
+    this.down.add(peer);
     for (const [id, p] of this.pending) if (p.leader === peer) this.settle(id, new LeadershipLostError("forwarding to the leader"));
   }
 

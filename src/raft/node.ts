@@ -165,6 +165,7 @@ export class RaftNode {
 
   private deliver(message: WireMessage, from?: Peer): void {
     if (this.closed) return;
+    this.forwarding.heard(message.from);
     if (message.type === "forward") return void this.forwarding.handleRequest(message, from);
     if (message.type === "forwardResp") return this.forwarding.handleResponse(message);
     this.addresses.learn(message, from);

@@ -69,4 +69,17 @@ describe("forwarding to the leader", () => {
     // Its deadline plus a little grace for the leader's own answer, not the node's 10 s default.
     expect(performance.now() - started).toBeLessThan(2_000);
   });
+  it("once the leader is reported unreachable, refuses at once without sending anything", async () => {
+    c = await makeCluster(3);
+    const leader = await c.leader();
+    const leaderId = leader.stats().id;
+    const [follower] = await c.followers();
+    await c.crash(leaderId);
+    // The first request goes out and the leader is found gone: the outcome is unknown.
+    expect(await failure(follower!.forward(bytes("first"), { timeoutMs: 2_000 }))).toBeInstanceOf(LeadershipLostError);
+    // The next one is refused unsent, so it is safe to retry elsewhere.
+    const refused = await failure(follower!.forward(bytes("second"), { timeoutMs: 2_000 }));
+    expect(refused).toBeInstanceOf(NotLeaderError);
+    expect((refused as Error).message).toContain("cannot be reached");
+  });
 });
