@@ -42,6 +42,20 @@ export interface Entry {
   modifyIndex: number;
 }
 
+export interface ClusterStatus {
+  id: string;
+  state: string;
+  term: number;
+  leader: { id: string; raft: string; http: string | null } | null;
+  commitIndex: number;
+  appliedIndex: number;
+  lastIndex: number;
+  snapshotIndex: number;
+  lastContactMs: number;
+  members: { id: string; raft: string; http: string | null; voter: boolean }[];
+  replication: { id: string; match: number; lag: number; state: string; lastContactMs: number }[];
+}
+
 export type TxnCompare = { key: string; exists?: boolean; value?: string; modifyIndex?: number; createIndex?: number };
 export type TxnOp = { op: "put"; key: string; value: string } | { op: "delete"; key: string } | { op: "get"; key: string };
 export type TxnResult =
@@ -105,6 +119,41 @@ export class PontoonClient {
   async list(prefix = "", options: { consistency?: Consistency } = {}): Promise<{ index: number; items: Entry[] }> {
     const response = await this.endpoints.request("GET", `/v1/kv?prefix=${encodeURIComponent(prefix)}&consistency=${options.consistency ?? "linearizable"}`, { idempotent: true });
     return (await response.json()) as { index: number; items: Entry[] };
+  }
+
+  /** The key's retained versions, newest first (kv.history of them); a delete is a version with a null value. */
+  async history(key: string): Promise<{ index: number; op: "put" | "delete"; value: string | null; createIndex: number }[]> {
+    const response = await this.endpoints.request("GET", `${path(key)}?history`, { idempotent: true });
+    return ((await response.json()) as { versions: { index: number; op: "put" | "delete"; value: string | null; createIndex: number }[] }).versions;
+  }
+
+  /** Writes the version at `toIndex` back as a new version. */
+  async rollback(key: string, toIndex: number): Promise<{ index: number; deleted: boolean }> {
+    const response = await this.endpoints.request("POST", `${path(key)}/rollback`, { body: JSON.stringify({ toIndex }), headers: { "content-type": "application/json" }, idempotent: false });
+    return (await response.json()) as { index: number; deleted: boolean };
+  }
+
+  /** The first endpoint's view of the cluster: its role and term, the leader, indexes, members, replication. */
+  async cluster(): Promise<ClusterStatus> {
+    const response = await this.endpoints.request("GET", "/v1/cluster", { idempotent: true });
+    return (await response.json()) as ClusterStatus;
+  }
+
+  /** Adds a voter (or, with voter: false, a non-voter) by its Raft and HTTP addresses. */
+  async join(member: { id: string; raft: string; http: string; voter?: boolean }): Promise<{ index: number; joined: boolean }> {
+    const response = await this.endpoints.request("POST", "/v1/cluster/join", { body: JSON.stringify(member), headers: { "content-type": "application/json" }, idempotent: false });
+    return (await response.json()) as { index: number; joined: boolean };
+  }
+
+  async removeMember(id: string): Promise<{ index: number; removed: string }> {
+    const response = await this.endpoints.request("DELETE", `/v1/cluster/members/${encodeURIComponent(id)}`, { idempotent: false });
+    return (await response.json()) as { index: number; removed: string };
+  }
+
+  /** Hands leadership to `id`, or to the most up-to-date voter; returns the new leader. */
+  async transferLeadership(id?: string): Promise<{ leader: { id: string; raft: string; http: string | null } }> {
+    const response = await this.endpoints.request("POST", "/v1/cluster/transfer-leadership", { body: JSON.stringify(id ? { id } : {}), headers: { "content-type": "application/json" }, idempotent: false });
+    return (await response.json()) as { leader: { id: string; raft: string; http: string | null } };
   }
 
   /** If every compare holds, the success operations, else the failure ones: atomically, in one Raft entry. */
