@@ -24,9 +24,18 @@ const LEADER_HEADER = "x-pontoon-leader";
 /** Route label of requests answered here, before any route is matched. */
 export const REFUSED_ROUTE = "(refused)";
 
+/** What the front door needs of Bun's server. */
+interface IdleTimeouts {
+  timeout(request: Request, seconds: number): void;
+}
+
 /** Bun.serve's `fetch`: `app` answers what passes. */
-export function frontDoor(app: { handle(request: Request): Promise<Response> }, deps: FrontDoorDeps): (request: Request) => Promise<Response> {
-  return async (request) => {
+export function frontDoor(app: { handle(request: Request): Promise<Response> }, deps: FrontDoorDeps): (request: Request, server?: IdleTimeouts) => Promise<Response> {
+  return async (request, server) => {
+    // Bun closes a connection that sends nothing for its idle timeout (10 s),
+    // which would cut a watch between heartbeats and every blocking query
+    // that waits longer: those are quiet by design, and bounded by their own wait.
+    if (server && isLongPoll(request)) server.timeout(request, 0);
     const context: RequestContext = { route: REFUSED_ROUTE };
     let response: Response;
     try {
@@ -45,6 +54,12 @@ export function frontDoor(app: { handle(request: Request): Promise<Response> }, 
     deps.metrics.observeRequest(request.method, context.route, response.status);
     return response;
   };
+}
+
+/** A watch (event stream) or a blocking query (`?index=N`). */
+function isLongPoll(request: Request): boolean {
+  if (request.method !== "GET") return false;
+  return /[?&]index=/.test(request.url) || pathOf(request.url).endsWith("/watch") || (request.headers.get("accept") ?? "").includes("text/event-stream");
 }
 
 /** The path of an absolute URL without building a URL object. */
