@@ -15,9 +15,9 @@ export interface ParsedArgs {
 }
 
 /** Flags that take no value. */
-const BOOLEAN_FLAGS = new Set(["json", "help", "nonvoter"]);
+const BOOLEAN_FLAGS = new Set(["json", "help", "nonvoter", "once"]);
 /** Flags that take one. */
-const VALUE_FLAGS = new Set(["endpoints", "token", "timeout-ms", "cas", "consistency", "after"]);
+const VALUE_FLAGS = new Set(["endpoints", "token", "timeout-ms", "cas", "consistency", "after", "prefix", "out", "exec"]);
 
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   const words: string[] = [];

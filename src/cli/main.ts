@@ -7,6 +7,8 @@
 
 import { connect, PontoonError, type Consistency, type PontoonClient, type WatchEvent, type WatchReset } from "../client/index.ts";
 import { parseArgs, UsageError, wholeNumber, type ParsedArgs } from "./args.ts";
+import { renderPrefix } from "./render.ts";
+import { SyncRefused, syncDirectory } from "./sync.ts";
 import { table } from "./table.ts";
 
 export const EXIT = { ok: 0, refused: 1, usage: 2, unavailable: 3, notFound: 4, unknown: 5 } as const;
@@ -25,6 +27,9 @@ const USAGE = `usage: pontoon <command> [flags]
   cluster join ID RAFT_ADDRESS HTTP_ADDRESS [--nonvoter]
   cluster remove ID
   cluster transfer [ID]
+  sync DIR --prefix P [--once]        mirror a directory of config files into keys, and keep watching it
+  render --prefix P --out DIR [--exec CMD] [--once]
+                                      write the keys out as files (atomically), rerun CMD after each change
 
 flags:  --endpoints host:port,...   (PONTOON_ENDPOINTS; default 127.0.0.1:2221)
         --token TOKEN               (PONTOON_TOKEN)
@@ -77,6 +82,8 @@ async function dispatch(client: PontoonClient, { words, flags }: ParsedArgs, io:
   if (consistency !== undefined && !["linearizable", "leader", "stale"].includes(consistency)) {
     throw new UsageError(`--consistency must be linearizable, leader or stale, got ${JSON.stringify(consistency)}`);
   }
+
+  if (group === "sync" || group === "render") return files(client, group, words.slice(1), flags, io);
 
   switch (`${group} ${command}`) {
     case "kv get": {
@@ -166,6 +173,39 @@ async function dispatch(client: PontoonClient, { words, flags }: ParsedArgs, io:
     default:
       throw new UsageError(`unknown command ${JSON.stringify(words.join(" "))}`);
   }
+}
+
+/** sync and render: run once with --once, else until Ctrl-C. */
+async function files(client: PontoonClient, group: "sync" | "render", rest: string[], flags: ParsedArgs["flags"], io: Output): Promise<number> {
+  const prefix = flags.get("prefix");
+  if (typeof prefix !== "string") throw new UsageError(`${group} needs --prefix P (e.g. --prefix app/)`);
+  const once = flags.has("once");
+  const log = (line: string) => io.err(`pontoon ${group}: ${line}`);
+  let handle: { close(): Promise<void> };
+  if (group === "sync") {
+    if (rest.length !== 1) throw new UsageError("sync needs one DIR");
+    try {
+      const synced = await syncDirectory(client, rest[0]!, { prefix, watch: !once, log });
+      await synced.ready;
+      handle = synced;
+    } catch (error) {
+      if (!(error instanceof SyncRefused)) throw error;
+      io.err(`pontoon sync: ${error.message}`);
+      return EXIT.refused;
+    }
+  } else {
+    const out = flags.get("out");
+    if (typeof out !== "string" || rest.length > 0) throw new UsageError("render needs --out DIR and no other words");
+    const exec = flags.get("exec");
+    handle = await renderPrefix(client, out, { prefix, watch: !once, exec: typeof exec === "string" ? exec : undefined, log });
+  }
+  if (once) return EXIT.ok;
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  await handle.close();
+  return EXIT.ok;
 }
 
 async function watch(client: PontoonClient, prefix: string, after: number | undefined, json: boolean, io: Output): Promise<number> {

@@ -101,6 +101,17 @@ export class PontoonClient {
     return (await response.json()) as Entry;
   }
 
+  /** The key's stored bytes exactly (`?raw`), or null when it does not exist. */
+  async getBytes(key: string, options: { consistency?: Consistency } = {}): Promise<Uint8Array | null> {
+    const response = await this.endpoints.request("GET", `${path(key)}?raw&consistency=${options.consistency ?? "linearizable"}`, { idempotent: true, accept: [404] });
+    if (response.status === 404) {
+      const body = (await response.json()) as { error?: { code?: string; message?: string } };
+      if (body.error?.code === "KEY_NOT_FOUND") return null;
+      throw new PontoonError(404, body.error?.code ?? "HTTP_404", body.error?.message ?? "not found");
+    }
+    return new Uint8Array(await response.arrayBuffer());
+  }
+
   /** Writes the key; with `cas`, only if its modifyIndex is that (0: only if absent). Returns the write's index. */
   async put(key: string, value: string | Uint8Array, options: { cas?: number } = {}): Promise<number> {
     const query = options.cas === undefined ? "" : `?cas=${options.cas}`;
