@@ -66,10 +66,12 @@ export class Endpoints {
           });
         } catch (error) {
           if (options.signal?.aborted) throw error;
+          // Refused: the request never left. Anything else (a timeout, a reset
+          // connection) may have reached the server: retry only what is idempotent.
+          const refused = /refused/i.test(`${(error as { code?: string }).code ?? ""} ${String(error)}`);
           const timedOut = (error as { name?: string }).name === "TimeoutError";
-          // A request that timed out may have reached the server: retry only what is idempotent.
-          last = new PontoonError(0, timedOut ? "OUTCOME_UNKNOWN" : "UNREACHABLE", `${endpoint}: ${timedOut ? "no answer in time" : String(error)}`);
-          if (timedOut && !options.idempotent) throw last;
+          last = new PontoonError(0, refused || options.idempotent ? "UNREACHABLE" : "OUTCOME_UNKNOWN", `${endpoint}: ${timedOut ? "no answer in time" : String(error)}`);
+          if (!refused && !options.idempotent) throw last;
           continue;
         }
         if (response.ok || options.accept?.includes(response.status)) {
