@@ -55,6 +55,7 @@ async function main(): Promise<void> {
       snapshot: { threshold: config.snapshot.threshold, intervalMs: durationMs(config.snapshot.interval), retain: config.snapshot.retain, trailingLogs: config.snapshot.trailingLogs },
       plugins,
       token: () => token,
+      consulPort: config.compat.consul.port,
       logger,
       version: packageJson.version,
     });

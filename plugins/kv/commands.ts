@@ -18,9 +18,13 @@ export type KvConfig = Static<typeof kvConfig>;
 const key = keySchema;
 const cas = Type.Optional(Type.Integer({ minimum: 0, description: "write only if the key's modifyIndex is this (0: only if absent)" }));
 
+const flags = Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: "Consul's flags: an opaque number stored with the value (default 0)" }));
+
 export const kvCommands = {
-  put: Type.Object({ key, value: Type.Uint8Array(), cas }),
+  put: Type.Object({ key, value: Type.Uint8Array(), cas, flags }),
   delete: Type.Object({ key, cas }),
+  /** Every key under the prefix (Consul's recursive delete). */
+  deletePrefix: Type.Object({ prefix: Type.String({ maxLength: 512 }) }),
   rollback: Type.Object({ key, toIndex: Type.Integer({ minimum: 1, description: "the index of the version to write back" }) }),
   txn: txnCommand,
 };
@@ -29,6 +33,7 @@ export const kvCommands = {
 export interface KvResults {
   put: { index: number };
   delete: { index: number; deleted: boolean };
+  deletePrefix: { index: number; deleted: number };
   rollback: { index: number; deleted: boolean };
   txn: { index: number; succeeded: boolean; results: TxnResult[] };
 }

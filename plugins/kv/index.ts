@@ -10,7 +10,7 @@ import { kvRoutes } from "./routes.ts";
 import { applyTxn } from "./txn.ts";
 import { txnRoutes } from "./txn-routes.ts";
 import { watchRoutes } from "./watch-routes.ts";
-import { changeAt, deleteEntry, getEntry, migrations, putEntry, recordChange, type StoredEntry } from "./store.ts";
+import { changeAt, deleteEntry, getEntry, listEntries, migrations, putEntry, recordChange, type StoredEntry } from "./store.ts";
 
 export default definePlugin({
   name: "kv",
@@ -22,8 +22,13 @@ export default definePlugin({
     put: (ctx, args): { index: number } => {
       const current = getEntry(ctx.db, args.key);
       checkCas(current, args.cas);
-      write(ctx, args.key, args.value, current);
+      write(ctx, args.key, args.value, current, args.flags ?? 0);
       return { index: ctx.index };
+    },
+    deletePrefix: (ctx, args): { index: number; deleted: number } => {
+      const doomed = listEntries(ctx.db, args.prefix);
+      for (const entry of doomed) remove(ctx, entry.key, entry);
+      return { index: ctx.index, deleted: doomed.length };
     },
     delete: (ctx, args): { index: number; deleted: boolean } => {
       const current = getEntry(ctx.db, args.key);
@@ -37,14 +42,14 @@ export default definePlugin({
       }
       const current = getEntry(ctx.db, args.key);
       if (version.op === "delete") return { index: ctx.index, deleted: remove(ctx, args.key, current) };
-      write(ctx, args.key, version.value!, current);
+      write(ctx, args.key, version.value!, current, current?.flags ?? 0);
       return { index: ctx.index, deleted: false };
     },
     txn: (ctx, args) =>
       applyTxn(
         ctx,
         args,
-        (key, value, current) => write(ctx, key, value, current),
+        (key, value, current, flags) => write(ctx, key, value, current, flags),
         (key, current) => remove(ctx, key, current),
       ),
   },
@@ -53,8 +58,8 @@ export default definePlugin({
   localRoutes: ["/v1/watch"],
 });
 
-function write(ctx: ApplyContext<KvConfig>, key: string, value: Uint8Array, current: StoredEntry | null): void {
-  putEntry(ctx.db, key, value, ctx.index);
+function write(ctx: ApplyContext<KvConfig>, key: string, value: Uint8Array, current: StoredEntry | null, flags: number): void {
+  putEntry(ctx.db, key, value, ctx.index, flags);
   const createIndex = current?.createIndex ?? ctx.index;
   recordChange(ctx.db, { index: ctx.index, key, op: "put", value, createIndex }, ctx.config.history);
   ctx.emit({ op: "put", key, value, createIndex } satisfies KvEvent);

@@ -23,6 +23,8 @@ export const migrations = [
    CREATE INDEX kv_changes_by_key ON kv_changes (key, idx);
    CREATE TABLE kv_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
    INSERT INTO kv_meta (name, value) VALUES ('pruned_through', 0);`,
+  // Consul's per-key flags (an opaque number apps use to tag a value), for the Consul-compatible API.
+  `ALTER TABLE kv_entries ADD COLUMN flags INTEGER NOT NULL DEFAULT 0`,
 ];
 
 export interface Change {
@@ -95,6 +97,8 @@ export interface StoredEntry {
   value: Uint8Array;
   createIndex: number;
   modifyIndex: number;
+  /** Consul's flags; 0 unless a Consul client set them. */
+  flags: number;
 }
 
 interface Row {
@@ -102,12 +106,13 @@ interface Row {
   value: Uint8Array;
   create_index: number;
   modify_index: number;
+  flags: number;
 }
 
-const toEntry = (r: Row): StoredEntry => ({ key: r.key, value: r.value, createIndex: r.create_index, modifyIndex: r.modify_index });
+const toEntry = (r: Row): StoredEntry => ({ key: r.key, value: r.value, createIndex: r.create_index, modifyIndex: r.modify_index, flags: r.flags });
 
 export function getEntry(db: Database, key: string): StoredEntry | null {
-  const row = db.query<Row, [string]>("SELECT key, value, create_index, modify_index FROM kv_entries WHERE key = ?").get(key);
+  const row = db.query<Row, [string]>("SELECT key, value, create_index, modify_index, flags FROM kv_entries WHERE key = ?").get(key);
   return row ? toEntry(row) : null;
 }
 
@@ -115,18 +120,18 @@ export function getEntry(db: Database, key: string): StoredEntry | null {
 export function listEntries(db: Database, prefix: string, limit = -1): StoredEntry[] {
   const rows =
     prefix === ""
-      ? db.query<Row, [number]>("SELECT key, value, create_index, modify_index FROM kv_entries ORDER BY key LIMIT ?").all(limit)
+      ? db.query<Row, [number]>("SELECT key, value, create_index, modify_index, flags FROM kv_entries ORDER BY key LIMIT ?").all(limit)
       : db
-          .query<Row, [string, string, number]>("SELECT key, value, create_index, modify_index FROM kv_entries WHERE key >= ? AND key < ? ORDER BY key LIMIT ?")
+          .query<Row, [string, string, number]>("SELECT key, value, create_index, modify_index, flags FROM kv_entries WHERE key >= ? AND key < ? ORDER BY key LIMIT ?")
           .all(prefix, `${prefix}\u{10FFFF}`, limit);
   return rows.filter((r) => r.key.startsWith(prefix)).map(toEntry);
 }
 
-export function putEntry(db: Database, key: string, value: Uint8Array, index: number): void {
+export function putEntry(db: Database, key: string, value: Uint8Array, index: number, flags: number): void {
   db.query(
-    `INSERT INTO kv_entries (key, value, create_index, modify_index) VALUES (?1, ?2, ?3, ?3)
-     ON CONFLICT(key) DO UPDATE SET value = excluded.value, modify_index = excluded.modify_index`,
-  ).run(key, value, index);
+    `INSERT INTO kv_entries (key, value, create_index, modify_index, flags) VALUES (?1, ?2, ?3, ?3, ?4)
+     ON CONFLICT(key) DO UPDATE SET value = excluded.value, modify_index = excluded.modify_index, flags = excluded.flags`,
+  ).run(key, value, index, flags);
 }
 
 export function deleteEntry(db: Database, key: string): boolean {

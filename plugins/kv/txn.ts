@@ -24,7 +24,10 @@ export const txnCompare = Type.Object(
 );
 
 export const txnOp = Type.Union([
-  Type.Object({ op: Type.Literal("put"), key, value: Type.String({ description: "UTF-8 value" }) }, { additionalProperties: false }),
+  Type.Object(
+    { op: Type.Literal("put"), key, value: Type.String({ description: "UTF-8 value" }), flags: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })) },
+    { additionalProperties: false },
+  ),
   Type.Object({ op: Type.Literal("delete"), key }, { additionalProperties: false }),
   Type.Object({ op: Type.Literal("get"), key }, { additionalProperties: false }),
 ]);
@@ -54,7 +57,7 @@ function holds(current: StoredEntry | null, c: Static<typeof txnCompare>): boole
 export function applyTxn(
   ctx: ApplyContext<KvConfig>,
   txn: TxnCommand,
-  write: (key: string, value: Uint8Array, current: StoredEntry | null) => void,
+  write: (key: string, value: Uint8Array, current: StoredEntry | null, flags: number) => void,
   remove: (key: string, current: StoredEntry | null) => boolean,
 ): { index: number; succeeded: boolean; results: TxnResult[] } {
   const succeeded = txn.compare.every((c) => holds(getEntry(ctx.db, c.key), c));
@@ -62,7 +65,7 @@ export function applyTxn(
   for (const op of succeeded ? txn.success : txn.failure) {
     const current = getEntry(ctx.db, op.key);
     if (op.op === "put") {
-      write(op.key, new TextEncoder().encode(op.value), current);
+      write(op.key, new TextEncoder().encode(op.value), current, op.flags ?? 0);
       results.push({ op: "put", key: op.key, modifyIndex: ctx.index });
     } else if (op.op === "delete") {
       results.push({ op: "delete", key: op.key, deleted: remove(op.key, current) });

@@ -108,6 +108,11 @@ export function clusterRoutes(deps: ClusterRoutesDeps) {
       },
       { body: t.Optional(t.Object({ id: t.Optional(nodeId) })), detail: { summary: "Hand leadership to the named voter, or the most up-to-date one" } },
     )
+    .get(
+      "/v1/cluster/read-index",
+      async () => ({ index: await proposer.readable("linearizable", { timeoutMs: deps.timeoutMs }) }),
+      { detail: { summary: "The leader's commit index, confirmed by a quorum (ReadIndex): a node that has applied it may serve a linearizable read" } },
+    )
     .post(
       "/v1/cluster/snapshot",
       async () => ({ snapshot: await node.snapshot() }),

@@ -84,6 +84,11 @@ export const configSchema = Type.Object(
       expected: "a list of plugin names or module paths",
       default: ["kv"],
     }),
+    compat: section({
+      consul: section({
+        port: Type.Integer({ minimum: 0, maximum: 65535, expected: "0 (off) or a port 1-65535", default: 0 }),
+      }),
+    }),
     auth: section({
       token: Type.Optional(Type.String({ pattern: TOKEN_PATTERN, expected: `${TOKEN_EXPECTED} (quote it in YAML if it looks like a number)` })),
     }),

@@ -6,7 +6,11 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createApi } from "../api/app.ts";
 import { Metrics } from "../api/metrics.ts";
+import { bearerHeader } from "../api/auth.ts";
+import { consulCompat } from "../api/consul-compat.ts";
+import { ApiError } from "../api/errors.ts";
 import { frontDoor } from "../api/front-door.ts";
+import { pluginRuntime } from "../fsm/plugin-runtime.ts";
 import { currentRequestTimeout } from "../api/request-context.ts";
 import { PluginHost, type HostedPlugin } from "../fsm/plugin-host.ts";
 import { Proposer } from "../fsm/proposer.ts";
@@ -33,11 +37,14 @@ export interface PontoonNodeOptions {
   logger: Logger & { child?(component: string): Logger };
   /** Default deadline of a request, ms. */
   requestTimeoutMs?: number;
+  /** Serve Consul's KV API on this port too (compat.consul.port); 0 or absent: off. */
+  consulPort?: number;
   version?: string;
 }
 
 export class PontoonNode {
   private server: ReturnType<typeof Bun.serve> | undefined;
+  private consulServer: ReturnType<typeof Bun.serve> | undefined;
   private stopping: Promise<void> | undefined;
   private readonly fatalListeners = new Set<(error: unknown) => void>();
 
@@ -127,6 +134,35 @@ export class PontoonNode {
       throw new Error(`cannot listen for HTTP on ${formatAddress(options.http.host, options.http.port)}: ${String((error as Error).message ?? error)}`);
     }
     logger.info("http api listening", { address: node.httpAddress, advertise: options.http.advertise });
+    if (options.consulPort) {
+      try {
+        node.consulServer = Bun.serve({
+          hostname: options.http.host,
+          port: options.consulPort,
+          maxRequestBodySize: options.http.maxBodyBytes,
+          fetch: consulCompat({
+            kv: pluginRuntime("kv", host, proposer),
+            isLeader: () => raft.state() === "Leader",
+            leader: () => raft.leader(),
+            peers: () => raft.getConfiguration().configuration.servers.filter((s) => s.suffrage === "voter").map((s) => s.address),
+            leaderReadIndex: async () => {
+              const leader = registry.leaderHttp();
+              if (!leader?.http) throw new ApiError(503, "NO_LEADER", "no leader is known right now; retry shortly");
+              const response = await fetch(`http://${leader.http}/v1/cluster/read-index`, { headers: bearerHeader(options.token()), signal: AbortSignal.timeout(10_000) });
+              if (!response.ok) throw new ApiError(503, "NO_LEADER", `the leader ${leader.id} could not confirm a read index (${response.status} ${(await response.text()).slice(0, 200)})`);
+              return ((await response.json()) as { index: number }).index;
+            },
+            token: options.token,
+          }),
+        });
+      } catch (error) {
+        await node.server?.stop(true);
+        await raft.shutdown();
+        host.close();
+        throw new Error(`cannot listen for the Consul-compatible API on ${formatAddress(options.http.host, options.consulPort)} (compat.consul.port): ${String((error as Error).message ?? error)}`);
+      }
+      logger.info("consul-compatible kv api listening", { address: formatAddress(options.http.host, node.consulServer.port ?? options.consulPort) });
+    }
 
     await node.joinOrBootstrap();
     registry.start();
@@ -179,6 +215,7 @@ export class PontoonNode {
       this.registry.stop();
       this.peerWatch.stop();
       await this.server?.stop(false);
+      await this.consulServer?.stop(true);
       const voters = this.raft.getConfiguration().configuration.servers.filter((s) => s.suffrage === "voter" && s.id !== this.options.id);
       if (this.raft.state() === "Leader" && voters.length > 0) {
         try {

@@ -92,9 +92,9 @@ describe("loadConfig refuses a bad config with an error naming what to fix", () 
     { name: "a nested section written as a list", yaml: "cluster:\n  joinRetry: [500, 1000]\n", code: "BAD_SETTING", message: "cluster.joinRetry: expected a mapping of initialMs, maxMs, got a list [500,1000]" },
 
     // unknown keys
-    { name: "an unknown top-level key", yaml: "raftt:\n  port: 1\n", code: "UNKNOWN_SETTING", message: "raftt: unknown setting (pontoon.yaml); known: node, http, raft, cluster, snapshot, plugins, auth, log, kv" },
-    { name: "a section of a plugin not in plugins", yaml: "plugins: [kv]\nnaming: {}\n", code: "UNKNOWN_SETTING", message: "naming: unknown setting (pontoon.yaml); known: node, http, raft, cluster, snapshot, plugins, auth, log, kv; a plugin's section is allowed only when the plugin is in plugins" },
-    { name: "the kv section once kv is not listed", yaml: "plugins: [./mine/index.ts]\nkv: {}\n", code: "UNKNOWN_SETTING", message: "kv: unknown setting (pontoon.yaml); known: node, http, raft, cluster, snapshot, plugins, auth, log, mine" },
+    { name: "an unknown top-level key", yaml: "raftt:\n  port: 1\n", code: "UNKNOWN_SETTING", message: "raftt: unknown setting (pontoon.yaml); known: node, http, raft, cluster, snapshot, plugins, compat, auth, log, kv" },
+    { name: "a section of a plugin not in plugins", yaml: "plugins: [kv]\nnaming: {}\n", code: "UNKNOWN_SETTING", message: "naming: unknown setting (pontoon.yaml); known: node, http, raft, cluster, snapshot, plugins, compat, auth, log, kv; a plugin's section is allowed only when the plugin is in plugins" },
+    { name: "the kv section once kv is not listed", yaml: "plugins: [./mine/index.ts]\nkv: {}\n", code: "UNKNOWN_SETTING", message: "kv: unknown setting (pontoon.yaml); known: node, http, raft, cluster, snapshot, plugins, compat, auth, log, mine" },
     { name: "a misspelt setting in a section", yaml: "raft:\n  prot: 1112\n", code: "UNKNOWN_SETTING", message: "raft.prot: unknown setting; known here: host, port, advertise, tickMs, electionTicks, heartbeatTicks (pontoon.yaml)" },
     { name: "a misspelt setting in a peer", yaml: "cluster:\n  peers:\n    - { id: node1, raft: 127.0.0.1:1111, htpp: 127.0.0.1:2221 }\n", code: "UNKNOWN_SETTING", message: "cluster.peers[0].htpp: unknown setting; known here: id, raft, http" },
     { name: "a misspelt nested setting", yaml: "cluster:\n  joinRetry: { maxMS: 5 }\n", code: "UNKNOWN_SETTING", message: "cluster.joinRetry.maxMS: unknown setting; known here: initialMs, maxMs" },
@@ -219,6 +219,7 @@ log:
       cluster: { join: "10.0.0.1:2221", joinRetry: { initialMs: 500, maxMs: 10_000 }, joinAsVoter: false },
       snapshot: { threshold: 100, interval: "5m", retain: 2, trailingLogs: 10_240 },
       plugins: ["kv"],
+      compat: { consul: { port: 0 } },
       kv: { maxValueBytes: 2048 },
       auth: { token: "s3cret-token" },
       log: { level: "debug", format: "json" },
@@ -234,6 +235,7 @@ log:
       cluster: { joinRetry: { initialMs: 500, maxMs: 10_000 }, joinAsVoter: true },
       snapshot: { threshold: 8192, interval: "30s", retain: 2, trailingLogs: 10_240 },
       plugins: ["kv"],
+      compat: { consul: { port: 0 } },
       auth: {},
       log: { level: "info", format: "text" },
     });
