@@ -21,7 +21,15 @@ const cas = Type.Optional(Type.Integer({ minimum: 0, description: "write only if
 const flags = Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: "Consul's flags: an opaque number stored with the value (default 0)" }));
 
 export const kvCommands = {
-  put: Type.Object({ key, value: Type.Uint8Array(), cas, flags }),
+  put: Type.Object({
+    key,
+    value: Type.Uint8Array(),
+    cas,
+    flags,
+    ttlMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 365 * 24 * 3_600_000, description: "the key is deleted this long after the write, by the leader's clock" })),
+  }),
+  /** Deletes those of `keys` whose TTL has run out by this command's (leader) timestamp; proposed by the leader's sweep. */
+  expire: Type.Object({ keys: Type.Array(key, { maxItems: 1000 }) }),
   delete: Type.Object({ key, cas }),
   /** Every key under the prefix (Consul's recursive delete). */
   deletePrefix: Type.Object({ prefix: Type.String({ maxLength: 512 }) }),
@@ -34,6 +42,7 @@ export interface KvResults {
   put: { index: number };
   delete: { index: number; deleted: boolean };
   deletePrefix: { index: number; deleted: number };
+  expire: { index: number; expired: number };
   rollback: { index: number; deleted: boolean };
   txn: { index: number; succeeded: boolean; results: TxnResult[] };
 }

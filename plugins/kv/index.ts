@@ -10,7 +10,7 @@ import { kvRoutes } from "./routes.ts";
 import { applyTxn } from "./txn.ts";
 import { txnRoutes } from "./txn-routes.ts";
 import { watchRoutes } from "./watch-routes.ts";
-import { changeAt, deleteEntry, getEntry, listEntries, migrations, putEntry, recordChange, type StoredEntry } from "./store.ts";
+import { changeAt, deleteEntry, expiredKeys, expiryOf, getEntry, listEntries, migrations, putEntry, recordChange, type StoredEntry } from "./store.ts";
 
 export default definePlugin({
   name: "kv",
@@ -22,8 +22,19 @@ export default definePlugin({
     put: (ctx, args): { index: number } => {
       const current = getEntry(ctx.db, args.key);
       checkCas(current, args.cas);
-      write(ctx, args.key, args.value, current, args.flags ?? 0);
+      write(ctx, args.key, args.value, current, args.flags ?? 0, args.ttlMs === undefined ? null : ctx.timestamp + args.ttlMs);
       return { index: ctx.index };
+    },
+    expire: (ctx, args): { index: number; expired: number } => {
+      // Decided again here, from the entry's expiry and this command's leader
+      // timestamp: a key written again since the sweep looked is kept.
+      let expired = 0;
+      for (const key of args.keys) {
+        const expiresAt = expiryOf(ctx.db, key);
+        if (expiresAt === null || expiresAt > ctx.timestamp) continue;
+        if (remove(ctx, key, getEntry(ctx.db, key))) expired++;
+      }
+      return { index: ctx.index, expired };
     },
     deletePrefix: (ctx, args): { index: number; deleted: number } => {
       const doomed = listEntries(ctx.db, args.prefix);
@@ -54,12 +65,25 @@ export default definePlugin({
       ),
   },
   routes: kvRoutes,
+  // Expired keys are found by the leader's clock and deleted by a replicated command.
+  leaderTask: {
+    everyMs: 500,
+    async run(kv) {
+      for (;;) {
+        const keys = kv.peek((db) => expiredKeys(db, Date.now(), 1000));
+        if (keys.length === 0) return;
+        const { value } = await kv.write("expire", { keys });
+        // Rewritten since the sweep looked: keep going only while something expires.
+        if (value.expired === 0) return;
+      }
+    },
+  },
   rootRoutes: (kv) => new Elysia({ name: "kv-root" }).use(watchRoutes(kv)).use(txnRoutes(kv)),
   localRoutes: ["/v1/watch"],
 });
 
-function write(ctx: ApplyContext<KvConfig>, key: string, value: Uint8Array, current: StoredEntry | null, flags: number): void {
-  putEntry(ctx.db, key, value, ctx.index, flags);
+function write(ctx: ApplyContext<KvConfig>, key: string, value: Uint8Array, current: StoredEntry | null, flags: number, expiresAt: number | null = null): void {
+  putEntry(ctx.db, key, value, ctx.index, flags, expiresAt);
   const createIndex = current?.createIndex ?? ctx.index;
   recordChange(ctx.db, { index: ctx.index, key, op: "put", value, createIndex }, ctx.config.history);
   ctx.emit({ op: "put", key, value, createIndex } satisfies KvEvent);

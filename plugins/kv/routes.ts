@@ -1,7 +1,7 @@
 // The kv HTTP routes (CONTRACT.md "Key-value"), mounted at /v1/kv.
 
 import { Elysia, t } from "elysia";
-import { CONSISTENCY_LEVELS, PluginError, blockingWaitMs } from "../../src/fsm/sdk.ts";
+import { CONSISTENCY_LEVELS, PluginError, blockingWaitMs, parseDuration } from "../../src/fsm/sdk.ts";
 import { waitForChange } from "./blocking.ts";
 import type { KvRuntime } from "./commands.ts";
 import { assertKey, assertPrefix } from "./keys.ts";
@@ -118,10 +118,18 @@ export function kvRoutes(kv: KvRuntime) {
           throw new PluginError("VALUE_TOO_LARGE", `the value is ${value.length} bytes; the limit is ${kv.config.maxValueBytes} (kv.maxValueBytes)`, 413, { field: "body" });
         }
         const { cas } = query;
-        const { index } = await kv.write("put", cas === undefined ? { key, value } : { key, value, cas });
+        const ttlMs = query.ttl === undefined ? undefined : parseDuration(query.ttl);
+        if (ttlMs === null || (ttlMs !== undefined && ttlMs < 1)) {
+          throw new PluginError("INVALID_TTL", `ttl must be a duration like "30s" or "10m", got ${JSON.stringify(query.ttl)}`, 400, { field: "ttl" });
+        }
+        const { index } = await kv.write("put", { key, value, ...(cas === undefined ? {} : { cas }), ...(ttlMs === undefined ? {} : { ttlMs }) });
         return { index };
       },
-      { parse: "arrayBuffer", query: t.Object({ cas: casQuery }), detail: { summary: "Write a key (body: the raw value)" } },
+      {
+        parse: "arrayBuffer",
+        query: t.Object({ cas: casQuery, ttl: t.Optional(t.String({ description: 'delete the key this long after the write, e.g. "30s" (by the leader\'s clock); a put without ttl removes any' })) }),
+        detail: { summary: "Write a key (body: the raw value)" },
+      },
     )
     .delete(
       "/*",

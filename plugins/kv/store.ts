@@ -25,6 +25,9 @@ export const migrations = [
    INSERT INTO kv_meta (name, value) VALUES ('pruned_through', 0);`,
   // Consul's per-key flags (an opaque number apps use to tag a value), for the Consul-compatible API.
   `ALTER TABLE kv_entries ADD COLUMN flags INTEGER NOT NULL DEFAULT 0`,
+  // Key TTLs: when the key expires, by the leader's clock (null: never).
+  `ALTER TABLE kv_entries ADD COLUMN expires_at INTEGER;
+   CREATE INDEX kv_entries_by_expiry ON kv_entries (expires_at) WHERE expires_at IS NOT NULL;`,
 ];
 
 export interface Change {
@@ -127,11 +130,25 @@ export function listEntries(db: Database, prefix: string, limit = -1): StoredEnt
   return rows.filter((r) => r.key.startsWith(prefix)).map(toEntry);
 }
 
-export function putEntry(db: Database, key: string, value: Uint8Array, index: number, flags: number): void {
+/** Writes the key; `expiresAt` (leader clock, ms) gives it a TTL, null takes any away, as etcd's put without a lease does. */
+export function putEntry(db: Database, key: string, value: Uint8Array, index: number, flags: number, expiresAt: number | null = null): void {
   db.query(
-    `INSERT INTO kv_entries (key, value, create_index, modify_index, flags) VALUES (?1, ?2, ?3, ?3, ?4)
-     ON CONFLICT(key) DO UPDATE SET value = excluded.value, modify_index = excluded.modify_index, flags = excluded.flags`,
-  ).run(key, value, index, flags);
+    `INSERT INTO kv_entries (key, value, create_index, modify_index, flags, expires_at) VALUES (?1, ?2, ?3, ?3, ?4, ?5)
+     ON CONFLICT(key) DO UPDATE SET value = excluded.value, modify_index = excluded.modify_index, flags = excluded.flags, expires_at = excluded.expires_at`,
+  ).run(key, value, index, flags, expiresAt);
+}
+
+/** Keys whose TTL ran out at `now` (leader clock), oldest first. */
+export function expiredKeys(db: Database, now: number, limit: number): string[] {
+  return db
+    .query<{ key: string }, [number, number]>("SELECT key FROM kv_entries WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT ?")
+    .all(now, limit)
+    .map((r) => r.key);
+}
+
+/** When the key expires (leader clock, ms), or null. */
+export function expiryOf(db: Database, key: string): number | null {
+  return db.query<{ expires_at: number | null }, [string]>("SELECT expires_at FROM kv_entries WHERE key = ?").get(key)?.expires_at ?? null;
 }
 
 export function deleteEntry(db: Database, key: string): boolean {

@@ -16,7 +16,7 @@ export const EXIT = { ok: 0, refused: 1, usage: 2, unavailable: 3, notFound: 4, 
 const USAGE = `usage: pontoon <command> [flags]
 
   kv get KEY [--consistency linearizable|leader|stale]
-  kv put KEY VALUE [--cas N]          VALUE "-" reads standard input
+  kv put KEY VALUE [--cas N] [--ttl 30s]   VALUE "-" reads standard input
   kv del KEY [--cas N]
   kv ls [PREFIX]
   kv watch [PREFIX] [--after N]       one line per change until Ctrl-C
@@ -99,7 +99,8 @@ async function dispatch(client: PontoonClient, { words, flags }: ParsedArgs, io:
     case "kv put": {
       const [key, value] = need(2, "a KEY and a VALUE");
       const body = value === "-" ? new Uint8Array(await Bun.stdin.arrayBuffer()) : value!;
-      const index = await client.put(key!, body, { cas });
+      const ttl = flags.get("ttl");
+      const index = await client.put(key!, body, { cas, ...(typeof ttl === "string" ? { ttl } : {}) });
       print({ index }, () => `${key} written at index ${index}`);
       return EXIT.ok;
     }

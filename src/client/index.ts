@@ -112,9 +112,14 @@ export class PontoonClient {
     return new Uint8Array(await response.arrayBuffer());
   }
 
-  /** Writes the key; with `cas`, only if its modifyIndex is that (0: only if absent). Returns the write's index. */
-  async put(key: string, value: string | Uint8Array, options: { cas?: number } = {}): Promise<number> {
-    const query = options.cas === undefined ? "" : `?cas=${options.cas}`;
+  /**
+   * Writes the key; with `cas`, only if its modifyIndex is that (0: only if
+   * absent); with `ttl` ("30s"), the key is deleted that long after the write.
+   * Returns the write's index.
+   */
+  async put(key: string, value: string | Uint8Array, options: { cas?: number; ttl?: string } = {}): Promise<number> {
+    const params = [options.cas === undefined ? "" : `cas=${options.cas}`, options.ttl === undefined ? "" : `ttl=${encodeURIComponent(options.ttl)}`].filter(Boolean);
+    const query = params.length > 0 ? `?${params.join("&")}` : "";
     const response = await this.endpoints.request("PUT", path(key) + query, { body: value, idempotent: false });
     return ((await response.json()) as { index: number }).index;
   }

@@ -132,6 +132,14 @@ export interface PluginDefinition<
    */
   rootRoutes?: (plugin: PluginRuntime<Commands, Static<ConfigSchema>, R>) => AnyElysia;
   localRoutes?: string[];
+  /**
+   * Work only the leader does, every `everyMs`: deciding from its clock what
+   * to expire, say, and proposing it as commands, so every node applies the
+   * same decision. It starts `graceMs` after this node became leader (default
+   * two election timeouts), so a new leader does not act on state it has not
+   * caught up with or on a clock it has only just started reading.
+   */
+  leaderTask?: { everyMs: number; graceMs?: number; run(plugin: PluginRuntime<Commands, Static<ConfigSchema>, R>): Promise<void> };
 }
 
 export type AnyPluginDefinition = PluginDefinition<any, any, any>;

@@ -47,6 +47,7 @@ export class PontoonNode {
   private consulServer: ReturnType<typeof Bun.serve> | undefined;
   private stopping: Promise<void> | undefined;
   private readonly fatalListeners = new Set<(error: unknown) => void>();
+  private readonly timers: ReturnType<typeof setInterval>[] = [];
 
   private constructor(
     readonly options: PontoonNodeOptions,
@@ -167,7 +168,32 @@ export class PontoonNode {
     await node.joinOrBootstrap();
     registry.start();
     peerWatch.start();
+    node.startLeaderTasks(options.raft.electionTicks * options.raft.tickMs);
     return node;
+  }
+
+  /** Runs each plugin's leaderTask while this node leads, after a grace period from when it became leader. */
+  private startLeaderTasks(electionMs: number): void {
+    let leaderSince = this.raft.state() === "Leader" ? performance.now() : Infinity;
+    this.raft.onStateChange((state) => {
+      leaderSince = state === "Leader" ? performance.now() : Infinity;
+    });
+    for (const plugin of this.options.plugins) {
+      const task = plugin.definition.leaderTask;
+      if (!task) continue;
+      const runtime = pluginRuntime(plugin.definition.name, this.host, this.proposer);
+      const grace = task.graceMs ?? 2 * electionMs;
+      let running = false;
+      const timer = setInterval(() => {
+        if (running || this.stopping || performance.now() - leaderSince < grace) return;
+        running = true;
+        task
+          .run(runtime)
+          .catch((error: unknown) => this.logger.warn("a plugin's leader task failed; it runs again shortly", { plugin: plugin.definition.name, error: String(error) }))
+          .finally(() => (running = false));
+      }, task.everyMs);
+      this.timers.push(timer);
+    }
   }
 
   onFatal(listener: (error: unknown) => void): void {
@@ -214,6 +240,7 @@ export class PontoonNode {
       this.logger.info("shutting down");
       this.registry.stop();
       this.peerWatch.stop();
+      for (const timer of this.timers) clearInterval(timer);
       await this.server?.stop(false);
       await this.consulServer?.stop(true);
       const voters = this.raft.getConfiguration().configuration.servers.filter((s) => s.suffrage === "voter" && s.id !== this.options.id);

@@ -48,6 +48,13 @@ describe("pontoon kv", () => {
     expect(await pontoon(["kv", "del", "cli/multi"])).toMatchObject({ code: 0, out: "cli/multi did not exist\n" });
   });
 
+  it("a value with a TTL is gone once it runs out", async () => {
+    expect((await pontoon(["kv", "put", "cli/ttl", "x", "--ttl", "300ms"])).code).toBe(0);
+    const deadline = Date.now() + 5_000;
+    while ((await pontoon(["kv", "get", "cli/ttl"])).code === 0 && Date.now() < deadline) await Bun.sleep(100);
+    expect((await pontoon(["kv", "get", "cli/ttl"])).code).toBe(4);
+  });
+
   it("history and rollback", async () => {
     const first = JSON.parse((await pontoon(["kv", "put", "cli/h", "one", "--json"])).out) as { index: number };
     await pontoon(["kv", "put", "cli/h", "two"]);

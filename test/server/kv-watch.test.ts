@@ -167,3 +167,23 @@ describe("Transactions", () => {
     expect((await fetch(`${one.base}/v1/kv/t/fine`)).status).toBe(404);
   });
 });
+
+describe("Key TTLs", () => {
+  it("a key written with ?ttl is deleted by the leader's sweep once it runs out, and watchers see the delete", async () => {
+    const events: { event: string; data: { key: string } }[] = [];
+    const watching = watchEvents("prefix=ttl/", 2, async () => {
+      const put = await fetch(`${one.base}/v1/kv/ttl/session?ttl=500ms`, { method: "PUT", body: "alive" });
+      expect(put.status).toBe(200);
+      expect((await fetch(`${one.base}/v1/kv/ttl/session`)).status).toBe(200);
+    });
+    events.push(...(await watching));
+    expect(events.map((e) => `${e.event} ${e.data.key}`)).toEqual(["put ttl/session", "delete ttl/session"]);
+    expect((await fetch(`${one.base}/v1/kv/ttl/session`)).status).toBe(404);
+  });
+
+  it("refuses a ttl that is not a duration, naming the field", async () => {
+    const r = await fetch(`${one.base}/v1/kv/ttl/bad?ttl=soon`, { method: "PUT", body: "x" });
+    expect(r.status).toBe(400);
+    expect(((await r.json()) as { error: { code: string; field: string } }).error).toMatchObject({ code: "INVALID_TTL", field: "ttl" });
+  });
+});
