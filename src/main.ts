@@ -73,6 +73,7 @@ async function main(): Promise<void> {
       const next = change.config!;
       logger.setLevel(next.log.level);
       token = next.auth.token;
+      node.raft.setSnapshotPolicy({ threshold: next.snapshot.threshold, intervalMs: durationMs(next.snapshot.interval), trailingLogs: next.snapshot.trailingLogs });
       if (change.live.length > 0) logger.info("config reloaded", { applied: change.live });
       if (change.restartNeeded.length > 0) logger.warn("config changed; these settings take effect after a restart", { settings: change.restartNeeded });
     },

@@ -10,8 +10,7 @@ import { buildConfig, readYaml, shownPath, type Flags } from "./load.ts";
 import type { PontoonConfig } from "./schema.ts";
 
 /** Settings the node applies without a restart (YAML paths). Every other change needs one. */
-// snapshot.threshold and snapshot.interval are read by the Raft node at start-up only, so they need a restart.
-export const LIVE_SETTINGS: readonly string[] = ["log.level", "auth.token"];
+export const LIVE_SETTINGS: readonly string[] = ["log.level", "auth.token", "snapshot.threshold", "snapshot.interval", "snapshot.trailingLogs"];
 
 export interface ConfigChange {
   /** The new config, when the edited file is valid. */

@@ -216,6 +216,11 @@ export class RaftNode {
     return this.forwarding.request(leader, payload, this.timeout(options.timeoutMs));
   }
 
+  /** When automatic snapshots are taken: entries since the last one, how often to check, how many entries to keep behind it. */
+  setSnapshotPolicy(policy: { threshold: number; intervalMs: number; trailingLogs: number }): void {
+    this.snapshotter.setPolicy(policy);
+  }
+
   /** How this node answers what followers forward to it while it leads (one handler; the last set wins). */
   onForwarded(handler: ForwardHandler): void {
     this.forwarding.onRequest(handler);

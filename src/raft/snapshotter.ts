@@ -39,6 +39,18 @@ export class Snapshotter {
     this.timer = setTimeout(() => void this.automatic().finally(() => this.start()), this.o.intervalMs * (1 + Math.random()));
   }
 
+  /**
+   * Changes when automatic snapshots are taken, at once (the YAML's
+   * snapshot.threshold and snapshot.interval reload live). The next check
+   * comes after the new interval.
+   */
+  setPolicy(policy: { threshold: number; intervalMs: number; trailingLogs: number }): void {
+    Object.assign(this.o, policy);
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.start();
+  }
+
   /** No new snapshot starts; resolves once the one in flight (if any) has finished. */
   async stop(): Promise<void> {
     this.stopped = true;

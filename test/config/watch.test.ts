@@ -62,14 +62,14 @@ async function watched(options: Omit<WatchOptions, "debounceMs"> = {}) {
 }
 
 describe("watchConfig", () => {
-  it("reports log.level and auth.token as applied live, the snapshot policy as needing a restart", async () => {
+  it("reports log.level, auth.token and the snapshot policy as applied live, the Raft port as needing a restart", async () => {
     const { file, next } = await watched();
-    writeFileSync(file, BASE.replace("level: info", "level: debug").replace("threshold: 8192", "threshold: 100").replace("interval: 30s", "interval: 1m") + "auth:\n  token: t0ken\n");
+    writeFileSync(file, BASE.replace("level: info", "level: debug").replace("threshold: 8192", "threshold: 100").replace("interval: 30s", "interval: 1m").replace("port: 1111", "port: 1112") + "auth:\n  token: t0ken\n");
     const change = await next();
     expect(change.error).toBeUndefined();
-    expect(change.live.sort()).toEqual(["auth.token", "log.level"]);
-    // The Raft node reads its snapshot policy at start-up only.
-    expect(change.restartNeeded.sort()).toEqual(["snapshot.interval", "snapshot.threshold"]);
+    expect(change.live.sort()).toEqual(["auth.token", "log.level", "snapshot.interval", "snapshot.threshold"]);
+    // raft.advertise follows the port when none is set.
+    expect(change.restartNeeded.sort()).toEqual(["raft.advertise", "raft.port"]);
     expect(change.config!.log.level).toBe("debug");
     expect(change.config!.auth.token).toBe("t0ken");
   });
@@ -131,8 +131,8 @@ describe("watchConfig", () => {
     writeFileSync(file, BASE.replace("port: 1111", "port: 1400").replace("level: info", "level: warn").replace("threshold: 8192", "threshold: 9000"));
     const change = await next();
     // raft.port stays RAFT_PORT's and log.level stays --log-level's, so neither changed.
-    expect(change.live).toEqual([]);
-    expect(change.restartNeeded).toEqual(["snapshot.threshold"]);
+    expect(change.live).toEqual(["snapshot.threshold"]);
+    expect(change.restartNeeded).toEqual([]);
     expect(change.config!.raft.port).toBe(1300);
     expect(change.config!.log.level).toBe("debug");
   });

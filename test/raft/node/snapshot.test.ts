@@ -53,6 +53,20 @@ describe("Snapshot", () => {
     }
   });
 
+  it("takes a new snapshot policy at once (the YAML reloads it live)", async () => {
+    // Checks once a minute, at 8,192 entries: nothing would happen in this test.
+    const c = await makeCluster(1, { snapshotThreshold: 8192, snapshotIntervalMs: 60_000, trailingLogs: 0 });
+    try {
+      const leader = await c.leader();
+      await applyMany(leader, "y", 25);
+      expect(leader.stats().snapshotIndex).toBe(0);
+      leader.setSnapshotPolicy({ threshold: 20, intervalMs: 20, trailingLogs: 0 });
+      await waitFor("a snapshot under the new policy", () => leader.stats().snapshotIndex >= 20);
+    } finally {
+      await c.shutdown();
+    }
+  });
+
   it("a restarted node restores its state machine from the snapshot and replays only the entries after it", async () => {
     const c = await makeCluster(1, { trailingLogs: 0 });
     try {
