@@ -64,6 +64,17 @@ export default definePlugin({
         (key, current) => remove(ctx, key, current),
       ),
   },
+  // A restored backup's versions come from another log: every key becomes one version, at the restore.
+  restored: (ctx) => {
+    ctx.db.query("UPDATE kv_entries SET create_index = ?1, modify_index = ?1").run(ctx.index);
+    ctx.db.exec("DELETE FROM kv_changes");
+    for (const entry of listEntries(ctx.db, "")) {
+      recordChange(ctx.db, { index: ctx.index, key: entry.key, op: "put", value: entry.value, createIndex: ctx.index }, ctx.config.history);
+      ctx.emit({ op: "put", key: entry.key, value: entry.value, createIndex: ctx.index } satisfies KvEvent);
+    }
+    // A watch resuming from before the restore re-reads (410) instead of replaying another log's changes.
+    ctx.db.query("UPDATE kv_meta SET value = ? WHERE name = 'pruned_through'").run(ctx.index - 1);
+  },
   routes: kvRoutes,
   // Expired keys are found by the leader's clock and deleted by a replicated command.
   leaderTask: {

@@ -63,7 +63,7 @@ export function createApi(deps: ApiDeps) {
     })
     .get("/", ({ redirect }) => redirect("/v1/cluster"))
     .get("/metrics", () => new Response(deps.metrics.render(deps.node), { headers: { "content-type": "text/plain; version=0.0.4" } }), { detail: { summary: "Prometheus metrics" } })
-    .use(clusterRoutes({ node: deps.node, proposer: deps.proposer, plugins: pluginNames, timeoutMs: deps.timeoutMs }));
+    .use(clusterRoutes({ node: deps.node, proposer: deps.proposer, host: deps.host, plugins: pluginNames, timeoutMs: deps.timeoutMs }));
   for (const plugin of deps.plugins) {
     const runtime = pluginRuntime(plugin.definition.name, deps.host, deps.proposer);
     const routes = plugin.definition.routes?.(runtime);

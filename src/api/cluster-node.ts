@@ -16,4 +16,6 @@ export interface ClusterNode {
   removeServer(id: NodeId, prevIndex?: number, timeoutMs?: number): Promise<{ index: number }>;
   leadershipTransfer(toId?: NodeId, options?: { timeoutMs?: number }): Promise<unknown>;
   snapshot(): Promise<unknown>;
+  /** Leader only: resolves once everything in the leader's log when called is applied here. */
+  barrier(options?: { timeoutMs?: number }): Promise<number>;
 }

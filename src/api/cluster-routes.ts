@@ -1,7 +1,9 @@
 // Cluster membership and status (CONTRACT.md "Cluster membership").
 
 import { Elysia, t } from "elysia";
+import { BackupError, decodeBackup, encodeBackup, imageMismatch, pluginRows, type BackupHeader } from "../fsm/backup.ts";
 import { HOST_PLUGIN, recordSays } from "../fsm/host-commands.ts";
+import type { PluginHost } from "../fsm/plugin-host.ts";
 import type { Proposer } from "../fsm/proposer.ts";
 import { HOST_PORT_FORMAT } from "../config/address.ts";
 import { ApiError } from "./errors.ts";
@@ -10,6 +12,8 @@ import type { ClusterNode } from "./cluster-node.ts";
 export interface ClusterRoutesDeps {
   node: ClusterNode;
   proposer: Proposer;
+  /** The state machine, for backups. */
+  host: Pick<PluginHost, "snapshot" | "database" | "plugin">;
   /** This node's plugins, recorded with its member entry. */
   plugins: string[];
   /** How long membership calls may take. */
@@ -107,6 +111,47 @@ export function clusterRoutes(deps: ClusterRoutesDeps) {
         return { leader: { id: leader.id, raft: leader.address, http: proposer.memberRecords().get(leader.id)?.http ?? null } };
       },
       { body: t.Optional(t.Object({ id: t.Optional(nodeId) })), detail: { summary: "Hand leadership to the named voter, or the most up-to-date one" } },
+    )
+    .get(
+      "/v1/cluster/backup",
+      async () => {
+        // Everything committed before the call is applied here first, then the image is taken at once.
+        await node.barrier({ timeoutMs: deps.timeoutMs });
+        const backup = encodeBackup(deps.host.snapshot());
+        return new Response(backup, { headers: { "content-type": "application/octet-stream", "content-disposition": 'attachment; filename="pontoon.backup"' } });
+      },
+      { detail: { summary: "A consistent backup of every plugin's state, taken on the leader (pontoon snapshot save)" } },
+    )
+    .post(
+      "/v1/cluster/restore",
+      async ({ request, query }) => {
+        let image: Uint8Array;
+        let header: BackupHeader;
+        try {
+          ({ image, header } = decodeBackup(new Uint8Array(await request.arrayBuffer())));
+        } catch (error) {
+          if (error instanceof BackupError) throw new ApiError(400, error.code, error.message, { field: "body" });
+          throw error;
+        }
+        const ours = [...deps.plugins].sort().join(", ");
+        if ([...header.plugins].sort().join(", ") !== ours) {
+          throw new ApiError(409, "PLUGIN_MISMATCH", `the backup holds plugins [${header.plugins.join(", ")}] but this cluster runs [${ours}]`);
+        }
+        const mismatch = imageMismatch(deps.host.database, image);
+        if (mismatch) throw new ApiError(409, "SCHEMA_MISMATCH", mismatch);
+        const migrations = deps.plugins.flatMap((name) => (deps.host.plugin(name)?.definition.migrations as string[] | undefined) ?? []);
+        const rows = pluginRows(deps.host.database, migrations);
+        if (rows > 0 && query.force === undefined) {
+          throw new ApiError(409, "CLUSTER_NOT_EMPTY", `this cluster already holds ${rows} rows of plugin state; restoring replaces all of it: add ?force (pontoon snapshot restore --force) if that is what you want`);
+        }
+        const { index } = await proposer.propose(HOST_PLUGIN, "restore", { image }, { timeoutMs: deps.timeoutMs });
+        return { index, restoredFrom: { appliedIndex: header.appliedIndex, createdAt: header.createdAt, bytes: header.bytes } };
+      },
+      {
+        parse: "none",
+        query: t.Object({ force: t.Optional(t.String({ description: "present: replace a cluster that already holds data" })) }),
+        detail: { summary: "Load a backup (pontoon snapshot save) into this cluster, replacing every plugin's state, in one Raft entry" },
+      },
     )
     .get(
       "/v1/cluster/read-index",

@@ -7,6 +7,8 @@
 
 import { connect, PontoonError, type Consistency, type PontoonClient, type WatchEvent, type WatchReset } from "../client/index.ts";
 import { parseArgs, UsageError, wholeNumber, type ParsedArgs } from "./args.ts";
+import { renameSync } from "node:fs";
+import { BackupError, decodeBackup } from "../fsm/backup.ts";
 import { renderPrefix } from "./render.ts";
 import { SyncRefused, syncDirectory } from "./sync.ts";
 import { table } from "./table.ts";
@@ -27,6 +29,8 @@ const USAGE = `usage: pontoon <command> [flags]
   cluster join ID RAFT_ADDRESS HTTP_ADDRESS [--nonvoter]
   cluster remove ID
   cluster transfer [ID]
+  snapshot save FILE                  a consistent backup from the leader, checksum verified
+  snapshot restore FILE [--force]     load a backup into this (empty, unless --force) cluster
   sync DIR --prefix P [--once]        mirror a directory of config files into keys, and keep watching it
   render --prefix P --out DIR [--exec CMD] [--once]
                                       write the keys out as files (atomically), rerun CMD after each change
@@ -133,6 +137,24 @@ async function dispatch(client: PontoonClient, { words, flags }: ParsedArgs, io:
       if (rest.length > 1) throw new UsageError(`kv watch takes one PREFIX, got ${rest.length}`);
       return watch(client, rest[0] ?? "", wholeNumber(flags, "after"), json, io);
     }
+    case "snapshot save": {
+      const [file] = need(1, "a FILE");
+      const backup = await client.backup();
+      const { header } = decodeBackup(backup); // the checksum, checked before anything is written
+      const temp = `${file}.${process.pid}.tmp`;
+      await Bun.write(temp, backup);
+      renameSync(temp, file!);
+      print(header, () => `saved ${backup.length} bytes to ${file}: state at index ${header.appliedIndex} of plugins [${header.plugins.join(", ")}], sha256 ${header.sha256.slice(0, 16)}...`);
+      return EXIT.ok;
+    }
+    case "snapshot restore": {
+      const [file] = need(1, "a FILE");
+      const bytes = new Uint8Array(await Bun.file(file!).arrayBuffer());
+      decodeBackup(bytes); // a damaged file is refused here, before it is sent
+      const result = await client.restore(bytes, { force: flags.has("force") });
+      print(result, () => `restored ${file} (state at index ${result.restoredFrom.appliedIndex} of the cluster it came from) as index ${result.index}`);
+      return EXIT.ok;
+    }
     case "cluster status": {
       need(0, "nothing more");
       const s = await client.cluster();
@@ -231,6 +253,14 @@ function report(error: unknown, io: Output): number {
   if (error instanceof UsageError) {
     io.err(`pontoon: ${error.message}\n${USAGE}`);
     return EXIT.usage;
+  }
+  if (error instanceof BackupError) {
+    io.err(`pontoon: ${error.message}`);
+    return EXIT.refused;
+  }
+  if ((error as { code?: string }).code === "ENOENT") {
+    io.err(`pontoon: ${(error as Error).message}`);
+    return EXIT.notFound;
   }
   if (!(error instanceof PontoonError)) {
     io.err(`pontoon: ${error instanceof Error ? error.message : String(error)}`);

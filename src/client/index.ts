@@ -172,6 +172,18 @@ export class PontoonClient {
     return (await response.json()) as { leader: { id: string; raft: string; http: string | null } };
   }
 
+  /** A consistent backup of every plugin's state, taken on the leader (the bytes of a backup file). */
+  async backup(): Promise<Uint8Array> {
+    const response = await this.endpoints.request("GET", "/v1/cluster/backup", { idempotent: true });
+    return new Uint8Array(await response.arrayBuffer());
+  }
+
+  /** Loads a backup into the cluster; a cluster that already holds data is refused unless `force`. */
+  async restore(backup: Uint8Array, options: { force?: boolean } = {}): Promise<{ index: number; restoredFrom: { appliedIndex: number; createdAt: string; bytes: number } }> {
+    const response = await this.endpoints.request("POST", `/v1/cluster/restore${options.force ? "?force" : ""}`, { body: backup, headers: { "content-type": "application/octet-stream" }, idempotent: false });
+    return (await response.json()) as { index: number; restoredFrom: { appliedIndex: number; createdAt: string; bytes: number } };
+  }
+
   /** If every compare holds, the success operations, else the failure ones: atomically, in one Raft entry. */
   async txn(txn: { compare?: TxnCompare[]; success?: TxnOp[]; failure?: TxnOp[] }): Promise<{ index: number; succeeded: boolean; results: TxnResult[] }> {
     const body = JSON.stringify({ compare: txn.compare ?? [], success: txn.success ?? [], failure: txn.failure ?? [] });

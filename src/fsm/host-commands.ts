@@ -16,6 +16,8 @@ export const hostCommands = {
     plugins: Type.Array(Type.String()),
   }),
   forget: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }),
+  /** Every plugin table replaced by a backup's rows (pontoon snapshot restore); the host then calls each plugin's `restored`. */
+  restore: Type.Object({ image: Type.Uint8Array() }),
 };
 
 export type MemberRecord = Static<typeof hostCommands.member>;
@@ -33,6 +35,9 @@ export function applyHostCommand(ctx: Omit<ApplyContext, "config" | "emit">, com
     }
     case "forget":
       ctx.db.query("DELETE FROM _pontoon_members WHERE id = ?").run((args as { id: string }).id);
+      return null;
+    case "restore":
+      // Loaded by the plugin host, which also runs each plugin's `restored` hook.
       return null;
   }
 }

@@ -16,6 +16,7 @@ import { migrate, openFsmDatabase, readMeta, writeMeta } from "./fsm-db.ts";
 import { HOST_PLUGIN, applyHostCommand, hostCommands, type HostCommand } from "./host-commands.ts";
 import { PluginMismatchError } from "./errors.ts";
 import { PluginError, type AnyPluginDefinition, type ApplyContext, type PluginEvent } from "./sdk.ts";
+import { loadImage } from "./backup.ts";
 import { SnapshotImageError, decodeSnapshotImage, encodeSnapshotImage } from "./snapshot-image.ts";
 
 /** What apply returned for one command: the value, or the error the proposer gets. */
@@ -112,6 +113,10 @@ export class PluginHost implements FSM {
             if (!Object.hasOwn(hostCommands, command.command)) {
               throw new PluginMismatchError(`entry ${entry.index} is host command "${command.command}", which this version does not know`, this.pluginNames);
             }
+            if (command.command === "restore") {
+              outcomes.push({ ok: true, value: this.loadBackup(context, (command.args as { image: Uint8Array }).image, events) });
+              continue;
+            }
             outcomes.push({ ok: true, value: applyHostCommand(context, command.command as HostCommand, command.args) });
             batch.membersChanged = true;
             continue;
@@ -177,6 +182,18 @@ export class PluginHost implements FSM {
       this.logger.error("a plugin's apply threw an unexpected error", { plugin: pluginName, command: commandName, index, error: String(error) });
       return { ok: false, error: { code: "PLUGIN_FAILED", message: `plugin ${pluginName} failed to apply ${commandName}: ${String(error)}`, status: 500 } };
     }
+  }
+
+  /** A backup's rows into every plugin table, then each plugin's `restored` hook; in the batch's transaction. */
+  private loadBackup(base: Omit<ApplyContext, "config" | "emit">, image: Uint8Array, events: Map<string, PluginEvent[]>): { rows: number } {
+    const rows = loadImage(this.db, image);
+    for (const plugin of this.plugins.values()) {
+      const emitted: PluginEvent[] = [];
+      plugin.definition.restored?.({ ...base, config: plugin.config, emit: (event) => emitted.push({ index: base.index, event }) });
+      if (emitted.length > 0) events.set(plugin.definition.name, [...(events.get(plugin.definition.name) ?? []), ...emitted]);
+    }
+    this.logger.info("loaded a backup into the state machine", { index: base.index, rows });
+    return { rows };
   }
 
   snapshot(): Uint8Array {

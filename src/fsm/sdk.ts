@@ -140,6 +140,13 @@ export interface PluginDefinition<
    * caught up with or on a clock it has only just started reading.
    */
   leaderTask?: { everyMs: number; graceMs?: number; run(plugin: PluginRuntime<Commands, Static<ConfigSchema>, R>): Promise<void> };
+  /**
+   * Called in the same transaction right after a backup's rows replaced the
+   * plugin's tables (pontoon snapshot restore), at `ctx.index`: the backup's
+   * indexes belong to another log, so a plugin that keeps indexes renumbers
+   * them here (kv makes every key's version the restore's index).
+   */
+  restored?: (ctx: ApplyContext<Static<ConfigSchema>>) => void;
 }
 
 export type AnyPluginDefinition = PluginDefinition<any, any, any>;
