@@ -63,6 +63,10 @@ export class Endpoints {
             body: options.body,
             headers: this.headers({ "x-pontoon-timeout-ms": String(this.o.timeoutMs), ...options.headers }),
             signal: options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(this.o.timeoutMs + 1_000)]) : AbortSignal.timeout(this.o.timeoutMs + 1_000),
+            // Writes get a connection of their own: Bun's fetch retries a request whose kept-alive
+            // connection died on a new one and reports that retry's "refused", though the first
+            // attempt may have been applied (the fault tests caught it). Alone, "refused" is "never sent".
+            keepalive: options.idempotent,
           });
         } catch (error) {
           if (options.signal?.aborted) throw error;
