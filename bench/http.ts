@@ -55,10 +55,7 @@ async function benchPontoon(): Promise<SystemResults> {
   const cluster = new ProcessCluster();
   try {
     const ids = ["n1", "n2", "n3"];
-    for (const id of ids) await cluster.define(id);
-    const file = cluster.peersFile(ids);
-    for (const id of ids) await cluster.start(id, {}, ["--config", file]);
-    await cluster.leader();
+    await cluster.startPeers(ids);
     const results = await runAll("pontoon", ids.map((id) => cluster.node(id).url));
     // The same top load sent to the leader alone: what forwarding costs. Leadership
     // may have moved during the rows above, so look the leader up now.

@@ -38,10 +38,7 @@ async function main(): Promise<void> {
   let clients: ReturnType<typeof Bun.spawn> | undefined;
   try {
     const ids = ["n1", "n2", "n3"];
-    for (const id of ids) await cluster.define(id);
-    const file = cluster.peersFile(ids);
-    for (const id of ids) await cluster.start(id, {}, ["--config", file]);
-    await cluster.leader();
+    await cluster.startPeers(ids);
     const urls = ids.map((id) => cluster.node(id).url);
     const memory = () => ids.map((id) => rssMiB(cluster.node(id).proc!.pid));
 

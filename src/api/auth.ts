@@ -21,15 +21,19 @@ export function checkAuth(request: Request, path: string, token: () => string | 
   if (!match) {
     return new ApiError(401, "UNAUTHORIZED", "this node requires a token: send `Authorization: Bearer <token>`", {}, { "www-authenticate": 'Bearer realm="pontoon"' });
   }
-  // Hash both sides: equal lengths for timingSafeEqual, no early exit on length.
+  if (!tokenMatches(match[1]!, expected)) {
+    return new ApiError(401, "UNAUTHORIZED", "the bearer token is not valid for this cluster", {}, { "www-authenticate": 'Bearer realm="pontoon", error="invalid_token"' });
+  }
+  return null;
+}
+
+/** Whether `given` is the expected token, compared in constant time (both hashed: equal lengths, no early exit). */
+export function tokenMatches(given: string, expected: string): boolean {
   if (expected !== expectedToken) {
     expectedToken = expected;
     expectedDigest = digest(expected);
   }
-  if (!timingSafeEqual(digest(match[1]!.trim()), expectedDigest)) {
-    return new ApiError(401, "UNAUTHORIZED", "the bearer token is not valid for this cluster", {}, { "www-authenticate": 'Bearer realm="pontoon", error="invalid_token"' });
-  }
-  return null;
+  return timingSafeEqual(digest(given.trim()), expectedDigest);
 }
 
 /** The header a node sends to another with the cluster's token (none without one). */

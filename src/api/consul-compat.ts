@@ -9,11 +9,11 @@
 // this node); a follower serves them once it has applied the leader's read
 // index. Writes go through the Proposer like any other.
 
-import { timingSafeEqual, createHash } from "node:crypto";
 import { waitForChange } from "../../plugins/kv/blocking.ts";
 import { keyProblem } from "../../plugins/kv/keys.ts";
 import { getEntry, lastChangeIndex, listEntries, type StoredEntry } from "../../plugins/kv/store.ts";
 import { blockingWaitMs, PluginError, type Consistency, type PluginRuntime } from "../fsm/sdk.ts";
+import { tokenMatches } from "./auth.ts";
 import { toApiError } from "./errors.ts";
 
 export interface ConsulCompatDeps {
@@ -29,7 +29,6 @@ export interface ConsulCompatDeps {
   token: () => string | undefined;
 }
 
-const digest = (s: string) => createHash("sha256").update(s).digest();
 const text = (status: number, body: string, headers: Record<string, string> = {}) => new Response(body, { status, headers: { "content-type": "text/plain; charset=utf-8", ...headers } });
 const json = (body: unknown, headers: Record<string, string> = {}, status = 200) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
 
@@ -69,7 +68,7 @@ export function consulCompat(deps: ConsulCompatDeps): (request: Request, server?
 function checkToken(request: Request, url: URL, expected: string | undefined): Response | null {
   if (!expected) return null;
   const given = request.headers.get("x-consul-token") ?? url.searchParams.get("token") ?? /^Bearer\s+(.+)$/i.exec(request.headers.get("authorization") ?? "")?.[1] ?? "";
-  return timingSafeEqual(digest(given.trim()), digest(expected)) ? null : text(403, "ACL not found (give the cluster's token in X-Consul-Token)");
+  return tokenMatches(given, expected) ? null : text(403, "ACL not found (give the cluster's token in X-Consul-Token)");
 }
 
 async function read(deps: ConsulCompatDeps, request: Request, url: URL, key: string): Promise<Response> {

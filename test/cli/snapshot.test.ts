@@ -17,11 +17,7 @@ let dir: string;
 
 async function cluster(): Promise<ProcessCluster> {
   const c = new ProcessCluster();
-  const ids = ["n1", "n2", "n3"];
-  for (const id of ids) await c.define(id);
-  const file = c.peersFile(ids);
-  for (const id of ids) await c.start(id, {}, ["--config", file]);
-  await c.leader();
+  await c.startPeers(["n1", "n2", "n3"]);
   return c;
 }
 const endpoints = (c: ProcessCluster) => ["n1", "n2", "n3"].map((id) => c.node(id).url).join(",");

@@ -21,11 +21,7 @@ afterEach(async () => {
 
 async function peersCluster(n: number): Promise<ProcessCluster> {
   const c = new ProcessCluster();
-  const ids = Array.from({ length: n }, (_, i) => `n${i + 1}`);
-  for (const id of ids) await c.define(id);
-  const file = c.peersFile(ids);
-  for (const id of ids) await c.start(id, {}, ["--config", file]);
-  await c.leader();
+  await c.startPeers(Array.from({ length: n }, (_, i) => `n${i + 1}`));
   return c;
 }
 

@@ -2,6 +2,7 @@
 // (`bun src/main.ts` with its environment variables), for end-to-end tests.
 // Every process a test starts, the cluster stops.
 
+import type { ClusterStatus } from "../../src/client/index.ts";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -80,6 +81,14 @@ export class ProcessCluster {
     return this.nodes.get(id)!;
   }
 
+  /** Defines `ids`, starts them all with one shared cluster.peers file, and waits for a leader. */
+  async startPeers(ids: string[]): Promise<void> {
+    for (const id of ids) await this.define(id);
+    const file = this.peersFile(ids);
+    for (const id of ids) await this.start(id, {}, ["--config", file]);
+    await this.leader();
+  }
+
   /**
    * Writes a YAML file declaring `ids` as cluster.peers (after `before`, other
    * settings) and returns its path, for `start(id, {}, ["--config", file])`.
@@ -149,16 +158,8 @@ export class ProcessCluster {
   }
 }
 
-export interface ClusterStatus {
-  id: string;
-  state: string;
-  term: number;
-  leader: { id: string; raft: string; http: string | null } | null;
-  commitIndex: number;
-  appliedIndex: number;
-  members: { id: string; raft: string; http: string | null; voter: boolean }[];
-  snapshotIndex: number;
-}
+/** What GET /v1/cluster answers, as the client SDK types it. */
+export type { ClusterStatus };
 
 async function collect(stream: ReadableStream<Uint8Array>, into: string[]): Promise<void> {
   const decoder = new TextDecoder();

@@ -77,15 +77,21 @@ export async function runJepsen(o: JepsenOptions): Promise<JepsenResult> {
         const url = `${cluster.node(id).url}/v1/kv/${key}`;
         const call = now();
         const record = (op: HistoryOp["op"], ret: number | null) => history[key]!.push({ call, ret, op, label: `client ${c} via ${id}` });
-        try {
-          if (roll < 0.4) {
+        if (roll < 0.4) {
+          try {
             const response = await fetch(url, { headers: { "x-pontoon-timeout-ms": "1000" }, signal: AbortSignal.timeout(2_000) });
+            const body = (await response.json()) as { value?: string; error?: { code: string } };
             // A failed read changed nothing: it is left out.
-            if (response.status === 200) record({ kind: "read", output: ((await response.json()) as { value: string }).value }, now());
-            else if (response.status === 404 && ((await response.json()) as { error: { code: string } }).error.code === "KEY_NOT_FOUND") record({ kind: "read", output: null }, now());
-            continue;
+            if (response.status === 200) record({ kind: "read", output: body.value! }, now());
+            else if (body.error?.code === "KEY_NOT_FOUND") record({ kind: "read", output: null }, now());
+          } catch {
+            // no answer: as a failed read
           }
-          const kind = roll < 0.75 ? "write" : roll < 0.85 ? "delete" : "cas";
+          continue;
+        }
+        const kind = roll < 0.75 ? "write" : roll < 0.85 ? "delete" : "cas";
+        const op = (ok: boolean): HistoryOp["op"] => (kind === "write" ? { kind: "write", value } : kind === "delete" ? { kind: "write", value: null } : { kind: "cas", expected: null, value, ok });
+        try {
           const response = await fetch(kind === "cas" ? `${url}?cas=0` : url, {
             method: kind === "delete" ? "DELETE" : "PUT",
             body: kind === "delete" ? undefined : value,
@@ -97,22 +103,15 @@ export async function runJepsen(o: JepsenOptions): Promise<JepsenResult> {
             keepalive: false,
           });
           const body = (await response.json()) as { error?: { code: string } };
-          const op: HistoryOp["op"] = kind === "write" ? { kind: "write", value } : kind === "delete" ? { kind: "write", value: null } : { kind: "cas", expected: null, value, ok: response.ok };
-          if (response.ok || body.error?.code === "CAS_FAILED") record(op, now());
-          else if (body.error?.code === "OUTCOME_UNKNOWN") record(op, null);
-          else dropped.push({ key, value, why: `${response.status} ${body.error?.code}`, call, at: now() });
+          if (response.ok || body.error?.code === "CAS_FAILED") record(op(response.ok), now());
+          else if (body.error?.code === "OUTCOME_UNKNOWN") record(op(false), null);
           // Anything else (NO_LEADER, SHUTTING_DOWN, ...) was refused before it was proposed.
+          else dropped.push({ key, value, why: `${response.status} ${body.error?.code}`, call, at: now() });
         } catch (error) {
-          // Refused (the node is down): never sent, so it did not happen. Otherwise (a timeout, a reset)
-          // a write may or may not have happened; a read changed nothing.
-          if (/refused/i.test(`${(error as { code?: string }).code ?? ""} ${String(error)}`)) {
-            if (roll >= 0.4) dropped.push({ key, value, why: String(error), call, at: now() });
-            continue;
-          }
-          if (roll >= 0.4) {
-            const kind = roll < 0.75 ? "write" : roll < 0.85 ? "delete" : "cas";
-            record(kind === "write" ? { kind: "write", value } : kind === "delete" ? { kind: "write", value: null } : { kind: "cas", expected: null, value, ok: false }, null);
-          }
+          // Refused (the node is down): never sent, so it did not happen. Otherwise (a timeout, a
+          // reset) the write may or may not have happened.
+          if (/refused/i.test(`${(error as { code?: string }).code ?? ""} ${String(error)}`)) dropped.push({ key, value, why: String(error), call, at: now() });
+          else record(op(false), null);
         }
       }
     };

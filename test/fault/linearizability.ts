@@ -101,7 +101,6 @@ export function checkLinearizable(history: readonly HistoryOp[], initial: Value 
     if (call.next) call.next.prev = call;
   };
 
-  const linearized = new Uint8Array(n);
   // The memo key is the set of linearized operations and the state. The set is
   // kept as a 64-bit Zobrist hash (two random 32-bit words per operation,
   // XORed in and out), so a step costs O(1) instead of O(n); two different sets
@@ -128,6 +127,16 @@ export function checkLinearizable(history: readonly HistoryOp[], initial: Value 
   let longest = 0;
   let stuckAt: Entry | null = null;
   let entry = head.next;
+  /** Undoes the last linearized operation and goes on after it; false when there is none left to undo. */
+  const backtrack = (): boolean => {
+    const top = stack.pop();
+    if (!top) return false;
+    unlift(top.call);
+    toggle(top.call.id);
+    state = top.state;
+    entry = top.call.next;
+    return true;
+  };
 
   for (;;) {
     if (++steps > maxSteps) throw new Error(`gave up after ${maxSteps} search steps (${n} operations): the history is too concurrent to check`);
@@ -138,20 +147,13 @@ export function checkLinearizable(history: readonly HistoryOp[], initial: Value 
 
     if (entry === null) {
       // Nothing more to try at this level: the remaining unknowns cannot all be placed; backtrack.
-      const top = stack.pop();
-      if (!top) break;
-      unlift(top.call);
-      linearized[top.call.id] = 0;
-      toggle(top.call.id);
-      state = top.state;
-      entry = top.call.next;
+      if (!backtrack()) break;
       continue;
     }
     if (entry.isCall) {
       const h = history[entry.id]!;
       const next = step(state, h.op, h.ret !== null);
       if (next !== undefined) {
-        linearized[entry.id] = 1;
         toggle(entry.id);
         const k = key(next);
         if (!seen.has(k)) {
@@ -166,20 +168,13 @@ export function checkLinearizable(history: readonly HistoryOp[], initial: Value 
           entry = head.next;
           continue;
         }
-        linearized[entry.id] = 0;
         toggle(entry.id);
       }
       entry = entry.next;
     } else {
       // A return whose call is not linearized yet: it must have taken effect by now, and could not.
       if (stack.length === longest && stuckAt === null) stuckAt = callEntry.get(entry.id)!;
-      const top = stack.pop();
-      if (!top) break;
-      unlift(top.call);
-      linearized[top.call.id] = 0;
-      toggle(top.call.id);
-      state = top.state;
-      entry = top.call.next;
+      if (!backtrack()) break;
     }
   }
   const culprit = stuckAt ? history[stuckAt.id]! : undefined;
