@@ -141,12 +141,36 @@ export interface PluginDefinition<
    */
   leaderTask?: { everyMs: number; graceMs?: number; run(plugin: PluginRuntime<Commands, Static<ConfigSchema>, R>): Promise<void> };
   /**
+   * Work every node does for as long as it runs, outside apply: serving DNS
+   * from the plugin's tables, say, or making the kernel match them. Started
+   * once the node has joined or resumed its cluster, stopped before the node
+   * closes its state. A service reads through `plugin` and may write; it
+   * throws from `start` only when the node cannot run as configured (the
+   * node then fails to start with that message).
+   */
+  nodeService?: (plugin: PluginRuntime<Commands, Static<ConfigSchema>, R>, node: NodeServiceContext) => Promise<NodeService> | NodeService;
+  /**
    * Called in the same transaction right after a backup's rows replaced the
    * plugin's tables (pontoon snapshot restore), at `ctx.index`: the backup's
    * indexes belong to another log, so a plugin that keeps indexes renumbers
    * them here (kv makes every key's version the restore's index).
    */
   restored?: (ctx: ApplyContext<Static<ConfigSchema>>) => void;
+}
+
+/** What a node service knows of the node it runs on. */
+export interface NodeServiceContext {
+  /** This node's id. */
+  readonly nodeId: string;
+  /** Whether this node leads right now. */
+  isLeader(): boolean;
+  /** A logger whose lines name the plugin. */
+  readonly log: { info(message: string, fields?: Record<string, unknown>): void; warn(message: string, fields?: Record<string, unknown>): void; error(message: string, fields?: Record<string, unknown>): void };
+}
+
+/** A running node service; `stop` releases what it holds (sockets, timers). */
+export interface NodeService {
+  stop(): Promise<void> | void;
 }
 
 export type AnyPluginDefinition = PluginDefinition<any, any, any>;

@@ -14,6 +14,7 @@ import { pluginRuntime } from "../fsm/plugin-runtime.ts";
 import { currentRequestTimeout } from "../api/request-context.ts";
 import { PluginHost, type HostedPlugin } from "../fsm/plugin-host.ts";
 import { Proposer } from "../fsm/proposer.ts";
+import type { NodeService } from "../fsm/sdk.ts";
 import type { Logger } from "../raft/logger.ts";
 import { RaftNode } from "../raft/node.ts";
 import { FileSnapshotStore } from "../storage/file-snapshot-store.ts";
@@ -48,6 +49,7 @@ export class PontoonNode {
   private stopping: Promise<void> | undefined;
   private readonly fatalListeners = new Set<(error: unknown) => void>();
   private readonly timers: ReturnType<typeof setInterval>[] = [];
+  private readonly services: { name: string; service: NodeService }[] = [];
 
   private constructor(
     readonly options: PontoonNodeOptions,
@@ -169,6 +171,12 @@ export class PontoonNode {
     registry.start();
     peerWatch.start();
     node.startLeaderTasks(options.raft.electionTicks * options.raft.tickMs);
+    try {
+      await node.startNodeServices(child);
+    } catch (error) {
+      await node.stop();
+      throw error;
+    }
     return node;
   }
 
@@ -193,6 +201,22 @@ export class PontoonNode {
           .finally(() => (running = false));
       }, task.everyMs);
       this.timers.push(timer);
+    }
+  }
+
+  /** Starts each plugin's nodeService; a service that cannot start fails the node's start with its message. */
+  private async startNodeServices(child: (name: string) => Logger): Promise<void> {
+    for (const plugin of this.options.plugins) {
+      const start = plugin.definition.nodeService;
+      if (!start) continue;
+      const name = plugin.definition.name;
+      const log = child(name);
+      const service = await start(pluginRuntime(name, this.host, this.proposer), {
+        nodeId: this.options.id,
+        isLeader: () => this.raft.state() === "Leader",
+        log: { info: (m, f) => log.info(m, f), warn: (m, f) => log.warn(m, f), error: (m, f) => log.error(m, f) },
+      });
+      this.services.push({ name, service });
     }
   }
 
@@ -241,6 +265,13 @@ export class PontoonNode {
       this.registry.stop();
       this.peerWatch.stop();
       for (const timer of this.timers) clearInterval(timer);
+      for (const { name, service } of this.services.reverse()) {
+        try {
+          await service.stop();
+        } catch (error) {
+          this.logger.warn("a plugin's node service did not stop cleanly", { plugin: name, error: String(error) });
+        }
+      }
       await this.server?.stop(false);
       await this.consulServer?.stop(true);
       const voters = this.raft.getConfiguration().configuration.servers.filter((s) => s.suffrage === "voter" && s.id !== this.options.id);
