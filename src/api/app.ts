@@ -26,6 +26,8 @@ export interface ApiDeps {
   /** Deadline of a request that names none, ms. */
   timeoutMs: number;
   version: string;
+  /** Filled here with the plugin each root route (e.g. /v1/watch) belongs to, for the front door's plugin scopes. */
+  rootRouteOwners?: Map<string, string>;
 }
 
 /** Route label of requests forwarded to the leader (or refused because it cannot be reached). */
@@ -34,6 +36,7 @@ export const FORWARDED_ROUTE = "(forwarded)";
 export function createApi(deps: ApiDeps) {
   const pluginNames = deps.plugins.map((p) => p.definition.name).sort();
   const localPaths = deps.plugins.flatMap((p) => (p.definition.localRoutes as string[] | undefined) ?? []);
+  const leaderPaths = deps.plugins.flatMap((p) => (p.definition.leaderRoutes as string[] | undefined) ?? []);
   let app = new Elysia({ name: "pontoon-api" })
     .onError({ as: "global" }, ({ code, error, request, route }) => {
       if (route) labelRoute(route);
@@ -53,7 +56,7 @@ export function createApi(deps: ApiDeps) {
     .onRequest(async ({ request }) => {
       const url = new URL(request.url);
       try {
-        const forwarded = await forwardIfFollower(request, url, deps.locator, deps.timeoutMs, localPaths);
+        const forwarded = await forwardIfFollower(request, url, deps.locator, deps.timeoutMs, localPaths, leaderPaths);
         if (forwarded) labelRoute(FORWARDED_ROUTE);
         return forwarded ?? undefined;
       } catch (error) {
@@ -69,7 +72,10 @@ export function createApi(deps: ApiDeps) {
     const routes = plugin.definition.routes?.(runtime);
     if (routes) app = app.group(`/v1/${plugin.definition.name}`, (group) => group.use(routes)) as unknown as typeof app;
     const rootRoutes = plugin.definition.rootRoutes?.(runtime);
-    if (rootRoutes) app = app.use(rootRoutes) as unknown as typeof app;
+    if (rootRoutes) {
+      for (const route of rootRoutes.routes) deps.rootRouteOwners?.set(route.path, plugin.definition.name);
+      app = app.use(rootRoutes) as unknown as typeof app;
+    }
   }
   const document = openApiDocument(app, { title: "Pontoon", version: deps.version });
   return app.get("/openapi", () => document, { detail: { summary: "This API as an OpenAPI 3.1 document" } });

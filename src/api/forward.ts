@@ -29,8 +29,9 @@ export interface LeaderLocator {
  * which costs far less than a second HTTP request. Membership changes and
  * reads that need the leader are forwarded as HTTP.
  */
-function answeredLocally(method: string, path: string, url: URL, localPaths: readonly string[]): boolean {
+function answeredLocally(method: string, path: string, url: URL, localPaths: readonly string[], leaderPaths: readonly string[]): boolean {
   if (!path.startsWith("/v1/")) return true;
+  if (leaderPaths.some((prefix) => path.startsWith(prefix))) return false;
   if (method === "GET" || method === "HEAD") {
     if (path === "/v1/health" || path === "/v1/cluster" || localPaths.includes(path)) return true;
     return url.searchParams.get("consistency") === "stale";
@@ -45,8 +46,9 @@ export async function forwardIfFollower(
   locator: LeaderLocator,
   defaultTimeoutMs: number,
   localPaths: readonly string[] = [],
+  leaderPaths: readonly string[] = [],
 ): Promise<Response | null> {
-  if (answeredLocally(request.method, url.pathname, url, localPaths) || locator.isLeader()) return null;
+  if (answeredLocally(request.method, url.pathname, url, localPaths, leaderPaths) || locator.isLeader()) return null;
   const isWrite = request.method !== "GET" && request.method !== "HEAD";
   if (request.headers.has(FORWARDED_HEADER)) {
     throw new ApiError(503, "NO_LEADER", `this request was forwarded by ${request.headers.get(FORWARDED_HEADER)} to ${locator.id}, which is no longer the leader; leadership is moving, retry shortly`, {}, { "retry-after": "1" });

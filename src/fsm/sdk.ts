@@ -84,7 +84,11 @@ export interface WriteOptions {
   timeoutMs?: number;
 }
 
-/** What a plugin's routes are given: its config, read access to its tables, and the way to write. */
+/**
+ * What a plugin's routes are given: its config, read access to its tables,
+ * and the way to write. One node hands the same object to routes, leaderTask
+ * and nodeService, so memory a plugin keeps per node can be keyed by it.
+ */
 export interface PluginRuntime<Commands extends Record<string, TSchema>, Config, R extends Results<Commands> = Results<Commands>> {
   readonly name: string;
   readonly config: Config;
@@ -132,6 +136,13 @@ export interface PluginDefinition<
    */
   rootRoutes?: (plugin: PluginRuntime<Commands, Static<ConfigSchema>, R>) => AnyElysia;
   localRoutes?: string[];
+  /**
+   * Path prefixes whose requests a follower forwards to the leader over HTTP,
+   * writes included, for state only the leader keeps in memory (naming's
+   * heartbeats): the route then runs on the leader. Other writes run where
+   * they arrive and reach the leader as proposals.
+   */
+  leaderRoutes?: string[];
   /**
    * Work only the leader does, every `everyMs`: deciding from its clock what
    * to expire, say, and proposing it as commands, so every node applies the
