@@ -50,6 +50,8 @@ export function toApiError(error: unknown, wrote: boolean): ApiError {
   if (error instanceof ConfigurationChangeError) return new ApiError(409, "MEMBERSHIP_CONFLICT", error.message);
   if (error instanceof LeadershipTransferError) return new ApiError(409, error.code, error.message);
   if (error instanceof PluginMismatchError) return new ApiError(503, error.code, error.message);
+  // A transfer to a server that is not a voter, or in a cluster with no other voter: retrying cannot help.
+  if (error instanceof RaftError && error.code === "NO_TRANSFER_TARGET") return new ApiError(409, error.code, error.message, { field: "body.id" });
   if (error instanceof RaftError) return new ApiError(503, error.code, error.message, {}, { "retry-after": "1" });
   return new ApiError(500, "INTERNAL", `unexpected error: ${error instanceof Error ? error.message : String(error)}`);
 }
