@@ -10,6 +10,7 @@ import type { AnyPluginDefinition } from "./sdk.ts";
 /** Built-in plugins by name, loaded lazily so a node pays only for what it runs. */
 const BUILT_IN: Record<string, () => Promise<{ default: AnyPluginDefinition }>> = {
   kv: () => import("../../plugins/kv/index.ts"),
+  ipvs: () => import("../../plugins/ipvs/index.ts"),
 };
 
 export class PluginLoadError extends Error {

@@ -1,0 +1,19 @@
+// The ipvs plugin: the IPVS virtual service table (what `ipvsadm` manages on
+// one LVS box) kept in Raft, so every node holds the same table, a node that
+// joins late gets it by snapshot, and each node can make its kernel match it.
+
+import { definePlugin } from "../../src/fsm/sdk.ts";
+import { applyIpvs } from "./apply.ts";
+import { ipvsCommands, ipvsConfig } from "./commands.ts";
+import { ipvsRoutes } from "./routes.ts";
+import { migrations } from "./store.ts";
+
+export default definePlugin({
+  name: "ipvs",
+  description: "The IPVS virtual service table (ipvsadm's services and real servers), replicated",
+  config: ipvsConfig,
+  migrations,
+  commands: ipvsCommands,
+  apply: applyIpvs,
+  routes: ipvsRoutes,
+});

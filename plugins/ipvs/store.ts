@@ -1,0 +1,97 @@
+// The ipvs plugin's tables in fsm.db. A record is kept as its canonical JSON
+// (the table is small: hundreds of services, not millions) beside the columns
+// that identify it, so adding a setting needs no migration.
+
+import type { Database } from "../../src/fsm/sdk.ts";
+import type { RealServer, Service } from "./model.ts";
+
+export const migrations = [
+  `CREATE TABLE ipvs_services (
+     id TEXT PRIMARY KEY,
+     spec TEXT NOT NULL,
+     create_index INTEGER NOT NULL,
+     modify_index INTEGER NOT NULL
+   ) WITHOUT ROWID`,
+  `CREATE TABLE ipvs_servers (
+     service_id TEXT NOT NULL,
+     address TEXT NOT NULL,
+     port INTEGER NOT NULL,
+     spec TEXT NOT NULL,
+     PRIMARY KEY (service_id, address, port)
+   ) WITHOUT ROWID`,
+];
+
+/** A service with its real servers, as reads answer it. */
+export interface ServiceEntry extends Service {
+  createIndex: number;
+  modifyIndex: number;
+  servers: RealServer[];
+}
+
+type ServiceRow = { spec: string; create_index: number; modify_index: number };
+
+export function getService(db: Database, id: string): ServiceEntry | null {
+  const row = db.query<ServiceRow, [string]>("SELECT spec, create_index, modify_index FROM ipvs_services WHERE id = ?").get(id);
+  return row ? entryOf(db, row) : null;
+}
+
+export function listServices(db: Database): ServiceEntry[] {
+  return db.query<ServiceRow, []>("SELECT spec, create_index, modify_index FROM ipvs_services ORDER BY id").all().map((row) => entryOf(db, row));
+}
+
+function entryOf(db: Database, row: ServiceRow): ServiceEntry {
+  const service = JSON.parse(row.spec) as Service;
+  return { ...service, createIndex: row.create_index, modifyIndex: row.modify_index, servers: listServers(db, service.id) };
+}
+
+export function listServers(db: Database, serviceId: string): RealServer[] {
+  return db
+    .query<{ spec: string }, [string]>("SELECT spec FROM ipvs_servers WHERE service_id = ? ORDER BY address, port")
+    .all(serviceId)
+    .map((r) => JSON.parse(r.spec) as RealServer);
+}
+
+export function getServer(db: Database, serviceId: string, address: string, port: number): RealServer | null {
+  const row = db.query<{ spec: string }, [string, string, number]>("SELECT spec FROM ipvs_servers WHERE service_id = ? AND address = ? AND port = ?").get(serviceId, address, port);
+  return row ? (JSON.parse(row.spec) as RealServer) : null;
+}
+
+/** Inserts or replaces the service; a replaced one keeps its createIndex and real servers. */
+export function putService(db: Database, service: Service, index: number): void {
+  db.query("INSERT INTO ipvs_services (id, spec, create_index, modify_index) VALUES (?1, ?2, ?3, ?3) ON CONFLICT (id) DO UPDATE SET spec = excluded.spec, modify_index = excluded.modify_index").run(
+    service.id,
+    JSON.stringify(service),
+    index,
+  );
+}
+
+/** A change to a real server is a change to its service: its modifyIndex moves. */
+export function touchService(db: Database, serviceId: string, index: number): void {
+  db.query("UPDATE ipvs_services SET modify_index = ? WHERE id = ?").run(index, serviceId);
+}
+
+export function deleteService(db: Database, id: string): void {
+  db.query("DELETE FROM ipvs_servers WHERE service_id = ?").run(id);
+  db.query("DELETE FROM ipvs_services WHERE id = ?").run(id);
+}
+
+export function putServer(db: Database, serviceId: string, server: RealServer): void {
+  db.query("INSERT INTO ipvs_servers (service_id, address, port, spec) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (service_id, address, port) DO UPDATE SET spec = excluded.spec").run(
+    serviceId,
+    server.address,
+    server.port,
+    JSON.stringify(server),
+  );
+}
+
+export function deleteServer(db: Database, serviceId: string, address: string, port: number): void {
+  db.query("DELETE FROM ipvs_servers WHERE service_id = ? AND address = ? AND port = ?").run(serviceId, address, port);
+}
+
+/** ipvsadm -C. Returns how many services there were. */
+export function clearTable(db: Database): number {
+  const n = db.query<{ n: number }, []>("SELECT count(*) AS n FROM ipvs_services").get()!.n;
+  db.exec("DELETE FROM ipvs_servers");
+  db.exec("DELETE FROM ipvs_services");
+  return n;
+}
