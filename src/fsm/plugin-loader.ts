@@ -11,6 +11,7 @@ import type { AnyPluginDefinition } from "./sdk.ts";
 const BUILT_IN: Record<string, () => Promise<{ default: AnyPluginDefinition }>> = {
   kv: () => import("../../plugins/kv/index.ts"),
   ipvs: () => import("../../plugins/ipvs/index.ts"),
+  naming: () => import("../../plugins/naming/index.ts"),
 };
 
 export class PluginLoadError extends Error {
