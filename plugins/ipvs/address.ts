@@ -81,6 +81,13 @@ function formatIPv6(groups: number[]): string {
   return `${hex.slice(0, best.start).join(":")}::${hex.slice(best.start + best.length).join(":")}`;
 }
 
+/** A canonical address as fixed-width hex, so addresses of one family sort as numbers (as ipvsadm sorts them). */
+export function addressSortKey(address: string): string {
+  const v4 = parseIPv4(address);
+  if (v4) return v4.map((o) => o.toString(16).padStart(2, "0")).join("");
+  return (parseIPv6(address) ?? []).map((g) => g.toString(16).padStart(4, "0")).join("");
+}
+
 /** `10.0.0.1:80` or `[2001:db8::1]:80`, as ipvsadm writes an address and port. */
 export function joinHostPort(address: string, port: number): string {
   return address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;

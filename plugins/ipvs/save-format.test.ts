@@ -6,8 +6,9 @@ import { PluginError } from "../../src/fsm/sdk.ts";
 import { normalizeServer, normalizeService } from "./model.ts";
 import { formatSave, parseSave } from "./save-format.ts";
 
-/** Text as the kernel's table prints it: services and their servers, canonical. */
+/** Text as the kernel's table prints it: services and their servers, canonical, in libipvs's sort order. */
 const SAVED = [
+  "-A -t 10.0.0.1:0 -s lblcr -p 120 -M 255.255.255.0",
   "-A -t 10.0.0.1:80 -s wrr -p 300",
   "-a -t 10.0.0.1:80 -r 10.0.0.2:8080 -m -w 5",
   "-a -t 10.0.0.1:80 -r 10.0.0.3:80 -g -w 0 -x 200 -y 20",
@@ -19,7 +20,6 @@ const SAVED = [
   "-A -f 12 -s mh -b mh-port",
   "-a -f 12 -r 10.0.0.9:0 -g -w 1",
   "-A -f 12 -6 -s wlc -p 300 --pe sip",
-  "-A -t 10.0.0.1:0 -s lblcr -p 120 -M 255.255.255.0",
   "",
 ].join("\n");
 

@@ -8,7 +8,7 @@
 //   -a -u [2001:db8::1]:53 -r [2001:db8::2]:53 -g -w 1
 
 import { PluginError } from "../../src/fsm/sdk.ts";
-import { joinHostPort, parseAddress, splitHostPort } from "./address.ts";
+import { addressSortKey, joinHostPort, parseAddress, splitHostPort } from "./address.ts";
 import type { ImportedService } from "./commands.ts";
 import { MAX_PERSISTENCE_S, MAX_WEIGHT, SCHEDULERS, SCHED_FLAGS, normalizeServer, normalizeService, serviceId, type Forwarding, type RealServer, type Scheduler, type ServerSpec, type Service, type ServiceSpec } from "./model.ts";
 
@@ -42,13 +42,33 @@ export function serverOptions(r: RealServer, weight = r.weight): string[] {
   return out;
 }
 
-/** The table as `ipvsadm -Sn` prints it: each service, then its real servers. */
+const PROTOCOL_NUMBER = { tcp: 6, udp: 17, sctp: 132 } as const;
+
+/** libipvs's ipvs_cmp_services: address services before fwmark ones, then family, protocol number, address, port. */
+export function compareServices(a: Service, b: Service): number {
+  return (
+    (a.fwmark ?? 0) - (b.fwmark ?? 0) ||
+    Number(a.family === "inet6") - Number(b.family === "inet6") ||
+    (a.protocol ? PROTOCOL_NUMBER[a.protocol] : 0) - (b.protocol ? PROTOCOL_NUMBER[b.protocol] : 0) ||
+    compareText(addressSortKey(a.address ?? ""), addressSortKey(b.address ?? "")) ||
+    (a.port ?? 0) - (b.port ?? 0)
+  );
+}
+
+/** libipvs's ipvs_cmp_dests: address, then port. */
+export function compareServers(a: RealServer, b: RealServer): number {
+  return compareText(addressSortKey(a.address), addressSortKey(b.address)) || a.port - b.port;
+}
+
+const compareText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The table as `ipvsadm -Sn` prints it, in its order: each service, then its real servers. */
 export function formatSave(table: { service: Service; servers: RealServer[] }[], weightOf: (service: Service, server: RealServer) => number = (_, r) => r.weight): string {
   const lines: string[] = [];
-  for (const { service, servers } of table) {
+  for (const { service, servers } of [...table].sort((a, b) => compareServices(a.service, b.service))) {
     const name = ruleName(service);
     lines.push(["-A", name, ...serviceOptions(service)].join(" "));
-    for (const r of servers) lines.push(["-a", name, "-r", joinHostPort(r.address, r.port), ...serverOptions(r, weightOf(service, r))].join(" "));
+    for (const r of [...servers].sort(compareServers)) lines.push(["-a", name, "-r", joinHostPort(r.address, r.port), ...serverOptions(r, weightOf(service, r))].join(" "));
   }
   return lines.length === 0 ? "" : `${lines.join("\n")}\n`;
 }
