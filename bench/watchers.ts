@@ -38,7 +38,8 @@ async function main(): Promise<void> {
   let clients: ReturnType<typeof Bun.spawn> | undefined;
   try {
     const ids = ["n1", "n2", "n3"];
-    await cluster.startPeers(ids);
+    // Every watcher comes from this machine's one address: lift the per-client cap.
+    await cluster.startPeers(ids, "limits:\n  watchersPerClient: 0\n");
     const urls = ids.map((id) => cluster.node(id).url);
     const memory = () => ids.map((id) => rssMiB(cluster.node(id).proc!.pid));
 

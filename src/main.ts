@@ -4,14 +4,17 @@
 // for bad config, a port in use or an unreadable data directory.
 
 import { dirname } from "node:path";
+import { AccessPolicy } from "./api/access.ts";
 import { ConfigError } from "./config/errors.ts";
 import { loadConfig, shownPath } from "./config/load.ts";
 import { watchConfig } from "./config/watch.ts";
+import { checkTokenPlugins } from "./config/consistency.ts";
 import { configurePlugins, loadPlugins } from "./fsm/plugin-loader.ts";
 import type { HostedPlugin } from "./fsm/plugin-host.ts";
 import type { AnyPluginDefinition } from "./fsm/sdk.ts";
 import { createLogger } from "./log/logger.ts";
 import { PontoonNode } from "./server/pontoon-node.ts";
+import { dataFaultMessage } from "./storage/data-fault.ts";
 import { durationMs } from "./config/duration.ts";
 import packageJson from "../package.json" with { type: "json" };
 
@@ -36,11 +39,13 @@ async function main(): Promise<void> {
   try {
     definitions = await loadPlugins(config.plugins, dirname(file), (i) => `plugins[${i}] (${file})`);
     plugins = configurePlugins(definitions, config, shownPath(file, process.cwd()));
+    checkTokenPlugins(config, pluginNames(definitions), shownPath(file, process.cwd()));
   } catch (error) {
     fail((error as Error).message, 2);
   }
 
-  let token = config.auth.token;
+  let access = new AccessPolicy(config.auth);
+  let limits = config.limits;
   // loadConfig fills both in (from cluster.peers or the bound host and port).
   const httpAdvertise = config.http.advertise!;
   const raftAdvertise = config.raft.advertise!;
@@ -54,7 +59,8 @@ async function main(): Promise<void> {
       cluster: { peers: config.cluster.peers, join: config.cluster.join, joinAsVoter: config.cluster.joinAsVoter, joinRetry: config.cluster.joinRetry },
       snapshot: { threshold: config.snapshot.threshold, intervalMs: durationMs(config.snapshot.interval), retain: config.snapshot.retain, trailingLogs: config.snapshot.trailingLogs },
       plugins,
-      token: () => token,
+      access: () => access,
+      limits: () => limits,
       consulPort: config.compat.consul.port,
       logger,
       version: packageJson.version,
@@ -72,12 +78,17 @@ async function main(): Promise<void> {
       }
       const next = change.config!;
       logger.setLevel(next.log.level);
-      token = next.auth.token;
+      access = new AccessPolicy(next.auth);
+      limits = next.limits;
       node.raft.setSnapshotPolicy({ threshold: next.snapshot.threshold, intervalMs: durationMs(next.snapshot.interval), trailingLogs: next.snapshot.trailingLogs });
       if (change.live.length > 0) logger.info("config reloaded", { applied: change.live });
       if (change.restartNeeded.length > 0) logger.warn("config changed; these settings take effect after a restart", { settings: change.restartNeeded });
     },
-    { initial: config, env: process.env, cwd: process.cwd(), flags, check: (next) => void configurePlugins(definitions, next, shownPath(file, process.cwd())) },
+    { initial: config, env: process.env, cwd: process.cwd(), flags, check: (next) => {
+        configurePlugins(definitions, next, shownPath(file, process.cwd()));
+        checkTokenPlugins(next, pluginNames(definitions), shownPath(file, process.cwd()));
+      },
+    },
   );
 
   let exiting = false;
@@ -97,10 +108,14 @@ async function main(): Promise<void> {
   });
 }
 
+const pluginNames = (definitions: AnyPluginDefinition[]): string[] => definitions.map((d) => d.name);
+
 /** One line an operator can act on, for what can go wrong while starting. */
 function startupFailure(error: unknown, dataDir: string): string {
   const message = error instanceof Error ? error.message : String(error);
   const code = (error as { code?: string }).code ?? "";
+  const fault = dataFaultMessage(error, dataDir);
+  if (fault) return `cannot start: ${fault}`;
   if (code === "EADDRINUSE" || /address already in use|EADDRINUSE|in use/i.test(message)) return `a port is already in use: ${message}; pick another port or stop the process using it`;
   if (code === "EACCES" || code === "EROFS" || /EACCES|permission denied|read-only/i.test(message)) return `cannot use data directory ${dataDir}: ${message}`;
   return `cannot start: ${message}`;

@@ -1,7 +1,7 @@
 // The kv HTTP routes (CONTRACT.md "Key-value"), mounted at /v1/kv.
 
 import { Elysia, t } from "elysia";
-import { CONSISTENCY_LEVELS, PluginError, blockingWaitMs, parseDuration } from "../../src/fsm/sdk.ts";
+import { CONSISTENCY_LEVELS, PluginError, blockingWaitMs, parseDuration, requireKeyAccess } from "../../src/fsm/sdk.ts";
 import { waitForChange } from "./blocking.ts";
 import type { KvRuntime } from "./commands.ts";
 import { assertKey, assertPrefix } from "./keys.ts";
@@ -56,6 +56,7 @@ export function kvRoutes(kv: KvRuntime) {
       async ({ query, set, request }) => {
         const prefix = query.prefix ?? "";
         assertPrefix(prefix);
+        requireKeyAccess("read", prefix, true);
         await block(kv, prefix, false, query.index, query.wait, request);
         const { index, value } = await kv.read(query.consistency ?? "linearizable", (db) => ({ items: listEntries(db, prefix), changed: lastChangeIndex(db, prefix, false) }));
         set.headers["x-pontoon-index"] = String(value.changed);
@@ -70,6 +71,7 @@ export function kvRoutes(kv: KvRuntime) {
       "/*",
       async ({ params, query, set, request }) => {
         const key = keyOf(params);
+        requireKeyAccess("read", key);
         if (query.history !== undefined) {
           const { value: versions } = await kv.read(query.consistency ?? "linearizable", (db) => keyHistory(db, key));
           if (versions.length === 0) throw new PluginError("KEY_NOT_FOUND", `key ${JSON.stringify(key)} has no retained history`, 404);
@@ -101,6 +103,7 @@ export function kvRoutes(kv: KvRuntime) {
         const path = params["*"] ?? "";
         if (!path.endsWith("/rollback")) throw new PluginError("ROUTE_NOT_FOUND", "POST under /v1/kv is only <key>/rollback; writes are PUT", 404);
         const key = keyOf({ "*": path.slice(0, -"/rollback".length) });
+        requireKeyAccess("write", key);
         const { value } = await kv.write("rollback", { key, toIndex: body.toIndex });
         return value;
       },
@@ -113,6 +116,7 @@ export function kvRoutes(kv: KvRuntime) {
       "/*",
       async ({ params, query, body }) => {
         const key = keyOf(params);
+        requireKeyAccess("write", key);
         const value = new Uint8Array(body as ArrayBuffer);
         if (value.length > kv.config.maxValueBytes) {
           throw new PluginError("VALUE_TOO_LARGE", `the value is ${value.length} bytes; the limit is ${kv.config.maxValueBytes} (kv.maxValueBytes)`, 413, { field: "body" });
@@ -135,6 +139,7 @@ export function kvRoutes(kv: KvRuntime) {
       "/*",
       async ({ params, query }) => {
         const key = keyOf(params);
+        requireKeyAccess("write", key);
         const { cas } = query;
         const { value } = await kv.write("delete", cas === undefined ? { key } : { key, cas });
         return value;

@@ -1,7 +1,7 @@
 // POST /v1/txn: an atomic list of compares, then the success or failure operations.
 
 import { Elysia } from "elysia";
-import { PluginError } from "../../src/fsm/sdk.ts";
+import { PluginError, requireKeyAccess } from "../../src/fsm/sdk.ts";
 import type { KvRuntime } from "./commands.ts";
 import { assertKey } from "./keys.ts";
 import { txnCommand } from "./txn.ts";
@@ -12,6 +12,8 @@ export function txnRoutes(kv: KvRuntime) {
     async ({ body }) => {
       const keys = [...body.compare.map((c) => c.key), ...body.success.map((o) => o.key), ...body.failure.map((o) => o.key)];
       for (const key of keys) assertKey(key);
+      for (const c of body.compare) requireKeyAccess("read", c.key);
+      for (const op of [...body.success, ...body.failure]) requireKeyAccess(op.op === "get" ? "read" : "write", op.key);
       for (const op of [...body.success, ...body.failure]) {
         if (op.op === "put" && Buffer.byteLength(op.value) > kv.config.maxValueBytes) {
           throw new PluginError("VALUE_TOO_LARGE", `the value for ${JSON.stringify(op.key)} is over kv.maxValueBytes (${kv.config.maxValueBytes})`, 413, { field: "body" });

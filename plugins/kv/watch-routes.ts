@@ -7,7 +7,7 @@
 // after re-reading.
 
 import { Elysia, t } from "elysia";
-import { PluginError, type PluginEvent } from "../../src/fsm/sdk.ts";
+import { PluginError, requireKeyAccess, type PluginEvent } from "../../src/fsm/sdk.ts";
 import type { KvEvent, KvRuntime } from "./commands.ts";
 import { assertPrefix } from "./keys.ts";
 import { changesSince, prunedThrough, type Change } from "./store.ts";
@@ -15,6 +15,13 @@ import { changesSince, prunedThrough, type Change } from "./store.ts";
 /** A comment line this often keeps proxies from closing an idle stream. */
 export const HEARTBEAT_MS = 15_000;
 const REPLAY_LIMIT = 1_000_000;
+/**
+ * Most bytes a watch may have queued for a client that does not read them.
+ * Past it the watch ends with an `overflow` event: the client resumes from
+ * the last index it got (`after`), and a stalled reader costs the node no
+ * more memory than this, whatever the write rate.
+ */
+export const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -29,6 +36,7 @@ export function watchRoutes(kv: KvRuntime) {
     ({ query, request }) => {
       const prefix = query.prefix ?? "";
       assertPrefix(prefix);
+      requireKeyAccess("read", prefix, true);
       const lastEventId = request.headers.get("last-event-id");
       const after = query.after ?? (lastEventId !== null && /^\d+$/.test(lastEventId) ? Number(lastEventId) : undefined);
       const oldest = kv.peek(prunedThrough);
@@ -47,8 +55,17 @@ export function watchRoutes(kv: KvRuntime) {
       };
       const stream = new ReadableStream<Uint8Array>({
         start(controller) {
+          let overflowed = false;
           const send = (chunk: Uint8Array): void => {
+            if (overflowed) return;
             try {
+              if ((controller.desiredSize ?? 0) < 0) {
+                overflowed = true;
+                stop();
+                controller.enqueue(encoder.encode(`event: overflow\ndata: ${JSON.stringify({ message: "this watch fell more than 8 MiB behind; resume with after=<the last index received>" })}\n\n`));
+                controller.close();
+                return;
+              }
               controller.enqueue(chunk);
             } catch {
               stop();
@@ -81,7 +98,7 @@ export function watchRoutes(kv: KvRuntime) {
           });
         },
         cancel: stop,
-      });
+      }, new ByteLengthQueuingStrategy({ highWaterMark: MAX_QUEUED_BYTES }));
       return new Response(stream, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache", "x-pontoon-index": String(sentThrough) } });
     },
     {

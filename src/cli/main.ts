@@ -8,6 +8,8 @@
 import { connect, PontoonError, type Consistency, type PontoonClient, type WatchEvent, type WatchReset } from "../client/index.ts";
 import { parseArgs, UsageError, wholeNumber, type ParsedArgs } from "./args.ts";
 import { renameSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { sha256Hex } from "../api/access.ts";
 import { BackupError, decodeBackup } from "../fsm/backup.ts";
 import { renderPrefix } from "./render.ts";
 import { SyncRefused, syncDirectory } from "./sync.ts";
@@ -26,11 +28,14 @@ const USAGE = `usage: pontoon <command> [flags]
   kv rollback KEY INDEX
   cluster status
   cluster members
-  cluster join ID RAFT_ADDRESS HTTP_ADDRESS [--nonvoter]
+  cluster join ID RAFT_ADDRESS HTTP_ADDRESS [--nonvoter] [--join-secret S]   (or PONTOON_JOIN_SECRET)
   cluster remove ID
   cluster transfer [ID]
   snapshot save FILE                  a consistent backup from the leader, checksum verified
   snapshot restore FILE [--force]     load a backup into this (empty, unless --force) cluster
+  token new NAME [--role read|write|admin] [--prefix P1,P2]
+                                      a new random token, and its auth.tokens entry for the YAML
+  token hash [TOKEN]                  the SHA-256 for auth.tokens (reads the token from standard input if not given)
   sync DIR --prefix P [--once]        mirror a directory of config files into keys, and keep watching it
   render --prefix P --out DIR [--exec CMD] [--once]
                                       write the keys out as files (atomically), rerun CMD after each change
@@ -58,6 +63,13 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
   if (args.flags.has("help") || args.words.length === 0) {
     (args.words.length === 0 && !args.flags.has("help") ? io.err : io.out)(USAGE);
     return args.flags.has("help") ? EXIT.ok : EXIT.usage;
+  }
+  if (args.words[0] === "token") {
+    try {
+      return await tokenCommand(args, io);
+    } catch (error) {
+      return report(error, io);
+    }
   }
   try {
     const endpoints = String(args.flags.get("endpoints") ?? env.PONTOON_ENDPOINTS ?? "127.0.0.1:2221").split(",").map((e) => e.trim()).filter(Boolean);
@@ -177,7 +189,8 @@ async function dispatch(client: PontoonClient, { words, flags }: ParsedArgs, io:
     }
     case "cluster join": {
       const [id, raft, http] = need(3, "ID RAFT_ADDRESS HTTP_ADDRESS");
-      const result = await client.join({ id: id!, raft: raft!, http: http!, voter: !flags.has("nonvoter") });
+      const secret = flags.get("join-secret") ?? process.env.PONTOON_JOIN_SECRET;
+      const result = await client.join({ id: id!, raft: raft!, http: http!, voter: !flags.has("nonvoter") }, typeof secret === "string" ? secret : undefined);
       print(result, () => (result.joined ? `${id} joined as a ${flags.has("nonvoter") ? "non-voter" : "voter"} at index ${result.index}` : `${id} is already a member`));
       return EXIT.ok;
     }
@@ -196,6 +209,37 @@ async function dispatch(client: PontoonClient, { words, flags }: ParsedArgs, io:
     default:
       throw new UsageError(`unknown command ${JSON.stringify(words.join(" "))}`);
   }
+}
+
+/** `token new` and `token hash`: offline, nothing is sent anywhere. */
+async function tokenCommand({ words, flags }: ParsedArgs, io: Output): Promise<number> {
+  const [, command, ...rest] = words;
+  if (command === "hash") {
+    if (rest.length > 1) throw new UsageError("token hash takes at most one TOKEN");
+    const token = rest[0] ?? (await Bun.stdin.text()).trim();
+    if (!/^[\x21-\x7e]+$/.test(token)) throw new UsageError("token hash: a token is visible ASCII characters without spaces");
+    io.out(sha256Hex(token));
+    return EXIT.ok;
+  }
+  if (command === "new") {
+    if (rest.length !== 1) throw new UsageError("token new needs one NAME");
+    const name = rest[0]!;
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new UsageError("token new: NAME is 1-64 letters, digits, '.', '_' or '-'");
+    const role = String(flags.get("role") ?? "read");
+    if (!["read", "write", "admin"].includes(role)) throw new UsageError(`--role must be read, write or admin, got ${JSON.stringify(role)}`);
+    const prefixes = flags.has("prefix") ? String(flags.get("prefix")).split(",").filter(Boolean) : [];
+    const token = `pt_${randomBytes(24).toString("base64url")}`;
+    const entry = { name, sha256: sha256Hex(token), role, ...(prefixes.length > 0 ? { prefixes } : {}) };
+    if (flags.has("json")) {
+      io.out(JSON.stringify({ token, entry }));
+      return EXIT.ok;
+    }
+    io.out(`token (give it to the client; it is not stored anywhere): ${token}`);
+    io.out("add under auth.tokens on every node (nodes reload it live):");
+    io.out(`  - { name: ${name}, sha256: "${entry.sha256}", role: ${role}${prefixes.length > 0 ? `, prefixes: ${JSON.stringify(prefixes)}` : ""} }`);
+    return EXIT.ok;
+  }
+  throw new UsageError(`unknown command ${JSON.stringify(words.join(" "))}`);
 }
 
 /** sync and render: run once with --once, else until Ctrl-C. */

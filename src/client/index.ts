@@ -155,9 +155,10 @@ export class PontoonClient {
     return (await response.json()) as ClusterStatus;
   }
 
-  /** Adds a voter (or, with voter: false, a non-voter) by its Raft and HTTP addresses. */
-  async join(member: { id: string; raft: string; http: string; voter?: boolean }): Promise<{ index: number; joined: boolean }> {
-    const response = await this.endpoints.request("POST", "/v1/cluster/join", { body: JSON.stringify(member), headers: { "content-type": "application/json" }, idempotent: false });
+  /** Adds a voter (or, with voter: false, a non-voter) by its Raft and HTTP addresses; `joinSecret` when the cluster sets auth.joinSecret. */
+  async join(member: { id: string; raft: string; http: string; voter?: boolean }, joinSecret?: string): Promise<{ index: number; joined: boolean }> {
+    const headers: Record<string, string> = { "content-type": "application/json", ...(joinSecret ? { "x-pontoon-join-secret": joinSecret } : {}) };
+    const response = await this.endpoints.request("POST", "/v1/cluster/join", { body: JSON.stringify(member), headers, idempotent: false });
     return (await response.json()) as { index: number; joined: boolean };
   }
 

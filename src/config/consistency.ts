@@ -51,6 +51,7 @@ export function checkConsistency(config: PontoonConfig, context: ConsistencyCont
       ["raft.heartbeatTicks", "raft.electionTicks"],
     );
   }
+  checkTokens(config, conflict);
   const retry = config.cluster.joinRetry;
   if (retry.maxMs < retry.initialMs) {
     conflict(
@@ -124,4 +125,36 @@ export function fillAdvertisedAddresses(config: PontoonConfig): void {
   const own = config.cluster.peers?.find((p) => p.id === config.node.id);
   config.http.advertise ??= own?.http ?? formatAddress(config.http.host, config.http.port);
   config.raft.advertise ??= own?.raft ?? formatAddress(config.raft.host, config.raft.port);
+}
+
+/** auth.tokens: the cluster token beside them, distinct names and hashes. */
+function checkTokens(config: PontoonConfig, conflict: (at: string, message: string, paths: string[]) => never): void {
+  const tokens = config.auth.tokens;
+  if (tokens.length > 0 && config.auth.token === undefined) {
+    conflict(
+      "auth.token",
+      "auth.tokens needs auth.token as well (env PONTOON_TOKEN): the cluster token is what nodes send each other; set it on every node",
+      ["auth.token", "auth.tokens"],
+    );
+  }
+  const names = new Set<string>();
+  const hashes = new Set<string>();
+  tokens.forEach((token, i) => {
+    const at = `auth.tokens[${i}]`;
+    if (names.has(token.name)) conflict(`${at}.name`, `${at}.name: "${token.name}" is used by an earlier token; each token needs its own name`, ["auth.tokens"]);
+    if (hashes.has(token.sha256)) conflict(`${at}.sha256`, `${at}.sha256: the same hash as an earlier token; each token needs its own secret`, ["auth.tokens"]);
+    names.add(token.name);
+    hashes.add(token.sha256);
+  });
+}
+
+/** A token's plugin scopes name plugins this node runs (checked once the plugins are loaded, as their names are only known then). */
+export function checkTokenPlugins(config: PontoonConfig, pluginNames: readonly string[], file: string): void {
+  config.auth.tokens.forEach((token, i) => {
+    for (const plugin of token.plugins ?? []) {
+      if (!pluginNames.includes(plugin)) {
+        throw new ConfigError("BAD_SETTING", `auth.tokens[${i}].plugins: "${plugin}" is not a plugin this node runs (${pluginNames.join(", ")}) (${file})`, `auth.tokens[${i}].plugins`);
+      }
+    }
+  });
 }

@@ -37,6 +37,7 @@ export const ENVIRONMENT: Readonly<Record<string, Variable>> = {
   RAFT_VOL_DIR: { path: ["node", "dataDir"], parse: matching(DATA_DIR_PATTERN), expected: DATA_DIR_EXPECTED },
   RAFT_LEADER: { path: ["cluster", "join"], parse: asHostPort, expected: `the HTTP address of a cluster member, ${HOST_PORT_EXPECTED}` },
   PONTOON_TOKEN: { path: ["auth", "token"], parse: matching(TOKEN_PATTERN), expected: TOKEN_EXPECTED },
+  PONTOON_JOIN_SECRET: { path: ["auth", "joinSecret"], parse: matching(`^[\\x21-\\x7e]{16,}$`), expected: `at least 16 visible ASCII characters, without spaces` },
 };
 
 /**

@@ -42,6 +42,28 @@ export const peerSchema = Type.Object(
 );
 export type PeerConfig = Static<typeof peerSchema>;
 
+export const ROLES = ["read", "write", "admin"] as const;
+export type Role = (typeof ROLES)[number];
+export const SHA256_PATTERN = "^[0-9a-f]{64}$";
+
+/**
+ * One API token (auth.tokens): only its SHA-256 is written down, so the YAML
+ * can be read by more people than may use the token. Scopes narrow the role:
+ * `prefixes` the kv keys it may touch, `plugins` the plugins it may call.
+ */
+export const apiTokenSchema = Type.Object(
+  {
+    name: Type.String({ pattern: NODE_ID_PATTERN, expected: NODE_ID_EXPECTED }),
+    sha256: Type.String({ pattern: SHA256_PATTERN, expected: "the token's SHA-256 as 64 lower-case hex digits (`pontoon token hash`)" }),
+    role: oneOf(ROLES, "read"),
+    prefixes: Type.Optional(Type.Array(Type.String(), { expected: "a list of key prefixes" })),
+    plugins: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { expected: "a list of plugin names" })),
+    requestsPerSecond: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, expected: "an integer 1-1000000" })),
+  },
+  { additionalProperties: false, expected: "{ name, sha256, role, prefixes?, plugins?, requestsPerSecond? }" },
+);
+export type ApiTokenConfig = Static<typeof apiTokenSchema>;
+
 export const configSchema = Type.Object(
   {
     node: section({
@@ -91,6 +113,13 @@ export const configSchema = Type.Object(
     }),
     auth: section({
       token: Type.Optional(Type.String({ pattern: TOKEN_PATTERN, expected: `${TOKEN_EXPECTED} (quote it in YAML if it looks like a number)` })),
+      joinSecret: Type.Optional(Type.String({ pattern: TOKEN_PATTERN, minLength: 16, expected: `at least 16 ${TOKEN_EXPECTED.replace(/^a token of /, "")}` })),
+      tokens: Type.Array(apiTokenSchema, { expected: "a list of { name, sha256, role, prefixes?, plugins?, requestsPerSecond? }", default: [] }),
+    }),
+    limits: section({
+      requestsPerSecond: count(0, 1_000_000, 0),
+      burst: count(1, 1_000_000, 100),
+      watchersPerClient: count(0, 1_000_000, 1024),
     }),
     log: section({
       level: oneOf(LOG_LEVELS, "info"),

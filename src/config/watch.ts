@@ -10,7 +10,7 @@ import { buildConfig, readYaml, shownPath, type Flags } from "./load.ts";
 import type { PontoonConfig } from "./schema.ts";
 
 /** Settings the node applies without a restart (YAML paths). Every other change needs one. */
-export const LIVE_SETTINGS: readonly string[] = ["log.level", "auth.token", "snapshot.threshold", "snapshot.interval", "snapshot.trailingLogs"];
+export const LIVE_SETTINGS: readonly string[] = ["log.level", "auth.token", "auth.tokens", "auth.joinSecret", "limits.requestsPerSecond", "limits.burst", "limits.watchersPerClient", "snapshot.threshold", "snapshot.interval", "snapshot.trailingLogs"];
 
 export interface ConfigChange {
   /** The new config, when the edited file is valid. */

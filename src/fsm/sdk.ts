@@ -25,6 +25,7 @@ import type { Database } from "bun:sqlite";
 import type { Static, TSchema } from "@sinclair/typebox";
 import type { AnyElysia } from "elysia";
 import { parseDuration } from "../config/duration.ts";
+import { requestContext } from "../api/request-context.ts";
 
 export type { Database };
 
@@ -219,4 +220,21 @@ export function blockingWaitMs(raw: string | null | undefined): number {
   const ms = /^\d+$/.test(raw) ? Number(raw) : parseDuration(raw);
   if (ms === null || ms < 1) throw new PluginError("INVALID_WAIT", `wait must be a duration like "30s" or "5m" (at most 10m), got ${JSON.stringify(raw)}`, 400, { field: "wait" });
   return Math.min(ms, MAX_WAIT_MS);
+}
+
+/**
+ * Throws a 403 unless the token of the request being served may `access`
+ * the key (or, with `asPrefix`, every key under the prefix): auth.tokens may
+ * be scoped to key prefixes. A plugin that keeps keys calls this in its
+ * routes; outside a request (internal calls) there is no one to refuse.
+ */
+export function requireKeyAccess(access: "read" | "write", keyOrPrefix: string, asPrefix = false): void {
+  const who = requestContext.getStore()?.principal;
+  if (!who?.prefixes) return;
+  if (who.prefixes.some((p) => keyOrPrefix.startsWith(p))) return;
+  const what = asPrefix ? `keys under ${JSON.stringify(keyOrPrefix)}` : `key ${JSON.stringify(keyOrPrefix)}`;
+  throw new PluginError("FORBIDDEN", `token "${who.name}" may ${access} only keys under ${who.prefixes.map((p) => JSON.stringify(p)).join(", ")}; not ${what}`, 403, {
+    missing: `prefix:${keyOrPrefix}`,
+    field: asPrefix ? "prefix" : "key",
+  });
 }

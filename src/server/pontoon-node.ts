@@ -6,7 +6,9 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createApi } from "../api/app.ts";
 import { Metrics } from "../api/metrics.ts";
+import type { AccessPolicy } from "../api/access.ts";
 import { bearerHeader } from "../api/auth.ts";
+import { ClientLimits, type LimitSettings } from "../api/client-limits.ts";
 import { consulCompat } from "../api/consul-compat.ts";
 import { ApiError } from "../api/errors.ts";
 import { frontDoor } from "../api/front-door.ts";
@@ -33,8 +35,10 @@ export interface PontoonNodeOptions {
   cluster: { peers?: PeerSpec[]; join?: string; joinAsVoter: boolean; joinRetry: { initialMs: number; maxMs: number } };
   snapshot: { threshold: number; intervalMs: number; retain: number; trailingLogs: number };
   plugins: HostedPlugin[];
-  /** Read per request (reloads live). */
-  token: () => string | undefined;
+  /** Tokens, roles and the join secret; read per request (reloads live). */
+  access: () => AccessPolicy;
+  /** Per-client request rate and open watches; read per request (reloads live). */
+  limits: () => LimitSettings;
   logger: Logger & { child?(component: string): Logger };
   /** Default deadline of a request, ms. */
   requestTimeoutMs?: number;
@@ -68,6 +72,8 @@ export class PontoonNode {
 
   static async start(options: PontoonNodeOptions): Promise<PontoonNode> {
     const logger = options.logger;
+    // The cluster token: what this node sends other nodes.
+    const clusterToken = (): string | undefined => options.access().settings.token;
     const child = (name: string): Logger => options.logger.child?.(name) ?? logger;
     mkdirSync(options.dataDir, { recursive: true });
     const host = new PluginHost(join(options.dataDir, "fsm.db"), options.plugins, child("fsm"));
@@ -78,7 +84,14 @@ export class PontoonNode {
       raft = await RaftNode.open({
         id: options.id,
         storage,
-        snapshots: new FileSnapshotStore(join(options.dataDir, "snapshots"), { retain: options.snapshot.retain }),
+        snapshots: new FileSnapshotStore(join(options.dataDir, "snapshots"), {
+          retain: options.snapshot.retain,
+          // Refuse, not skip: falling back to an older snapshot that the
+          // compacted log does not continue would discard the log.
+          onCorrupt: (_file, error) => {
+            throw error;
+          },
+        }),
         transport,
         fsm: host,
         tickMs: options.raft.tickMs,
@@ -96,7 +109,7 @@ export class PontoonNode {
     const metrics = new Metrics();
     const proposer = new Proposer(host, raft, { timeoutMs: currentRequestTimeout, observeApply: (s) => metrics.observeApply(s) });
     const pluginNames = options.plugins.map((p) => p.definition.name).sort();
-    const registry = new MemberRegistry({ raft, proposer, id: options.id, http: options.http.advertise, plugins: pluginNames, peers: options.cluster.peers ?? [], token: options.token, logger: child("cluster") });
+    const registry = new MemberRegistry({ raft, proposer, id: options.id, http: options.http.advertise, plugins: pluginNames, peers: options.cluster.peers ?? [], token: clusterToken, logger: child("cluster") });
     const peerWatch = new PeerWatch(raft, options.raft.electionTicks * options.raft.tickMs, child("cluster"));
     const node = new PontoonNode(options, raft, host, proposer, registry, peerWatch, logger);
     raft.onStateChange((state) => {
@@ -106,6 +119,7 @@ export class PontoonNode {
       }
     });
 
+    const rootRouteOwners = new Map<string, string>();
     const app = createApi({
       node: raft,
       host,
@@ -116,7 +130,14 @@ export class PontoonNode {
       logger: child("http"),
       timeoutMs: options.requestTimeoutMs ?? 10_000,
       version: options.version ?? "0.0.0",
+      rootRouteOwners,
     });
+    const pluginOf = (path: string): string | undefined => {
+      const owner = rootRouteOwners.get(path);
+      if (owner) return owner;
+      const name = /^\/v1\/([^/]+)/.exec(path)?.[1];
+      return name !== undefined && pluginNames.includes(name) ? name : undefined;
+    };
     try {
       node.server = Bun.serve({
         hostname: options.http.host,
@@ -126,7 +147,9 @@ export class PontoonNode {
         maxRequestBodySize: options.http.maxBodyBytes * 4,
         fetch: frontDoor(app, {
           metrics,
-          token: options.token,
+          access: options.access,
+          limits: new ClientLimits(options.limits),
+          pluginOf,
           maxBodyBytes: options.http.maxBodyBytes,
           leaderElsewhere: () => (raft.state() === "Leader" ? null : (raft.leader()?.id ?? null)),
         }),
@@ -145,17 +168,18 @@ export class PontoonNode {
           maxRequestBodySize: options.http.maxBodyBytes,
           fetch: consulCompat({
             kv: pluginRuntime("kv", host, proposer),
+            ...(host.plugin("naming") ? { naming: pluginRuntime("naming", host, proposer) } : {}),
             isLeader: () => raft.state() === "Leader",
             leader: () => raft.leader(),
             peers: () => raft.getConfiguration().configuration.servers.filter((s) => s.suffrage === "voter").map((s) => s.address),
             leaderReadIndex: async () => {
               const leader = registry.leaderHttp();
               if (!leader?.http) throw new ApiError(503, "NO_LEADER", "no leader is known right now; retry shortly");
-              const response = await fetch(`http://${leader.http}/v1/cluster/read-index`, { headers: bearerHeader(options.token()), signal: AbortSignal.timeout(10_000) });
+              const response = await fetch(`http://${leader.http}/v1/cluster/read-index`, { headers: bearerHeader(clusterToken()), signal: AbortSignal.timeout(10_000) });
               if (!response.ok) throw new ApiError(503, "NO_LEADER", `the leader ${leader.id} could not confirm a read index (${response.status} ${(await response.text()).slice(0, 200)})`);
               return ((await response.json()) as { index: number }).index;
             },
-            token: options.token,
+            token: clusterToken,
           }),
         });
       } catch (error) {
@@ -248,7 +272,8 @@ export class PontoonNode {
         via: cluster.join,
         self: { id, raft: this.options.raft.advertise, http: this.options.http.advertise, voter: cluster.joinAsVoter, plugins: this.options.plugins.map((p) => p.definition.name).sort() },
         retry: cluster.joinRetry,
-        token: this.options.token(),
+        token: this.options.access().settings.token,
+        joinSecret: this.options.access().settings.joinSecret,
         logger: this.logger,
         stopped: () => this.stopping !== undefined,
       });

@@ -1,6 +1,7 @@
 // Joining an existing cluster through any member's HTTP API, retried with
 // backoff until it works or the operator stops the node, saying so each time.
 
+import { JOIN_SECRET_HEADER } from "../api/access.ts";
 import { bearerHeader } from "../api/auth.ts";
 import type { Logger } from "../raft/logger.ts";
 
@@ -15,6 +16,8 @@ export interface JoinRequest {
   self: { id: string; raft: string; http: string; voter: boolean; plugins: string[] };
   retry: { initialMs: number; maxMs: number };
   token: string | undefined;
+  /** auth.joinSecret, which the cluster asks of a joining node. */
+  joinSecret?: string | undefined;
   logger: Logger;
   stopped: () => boolean;
 }
@@ -25,7 +28,7 @@ export async function joinCluster(r: JoinRequest): Promise<void> {
     try {
       const response = await fetch(`http://${r.via}/v1/cluster/join`, {
         method: "POST",
-        headers: { "content-type": "application/json", ...bearerHeader(r.token) },
+        headers: { "content-type": "application/json", ...bearerHeader(r.token), ...(r.joinSecret ? { [JOIN_SECRET_HEADER]: r.joinSecret } : {}) },
         body: JSON.stringify(r.self),
         signal: AbortSignal.timeout(15_000),
       });

@@ -81,10 +81,10 @@ export class ProcessCluster {
     return this.nodes.get(id)!;
   }
 
-  /** Defines `ids`, starts them all with one shared cluster.peers file, and waits for a leader. */
-  async startPeers(ids: string[]): Promise<void> {
+  /** Defines `ids`, starts them all with one shared cluster.peers file (after the YAML in `before`), and waits for a leader. */
+  async startPeers(ids: string[], before = ""): Promise<void> {
     for (const id of ids) await this.define(id);
-    const file = this.peersFile(ids);
+    const file = this.peersFile(ids, { before });
     for (const id of ids) await this.start(id, {}, ["--config", file]);
     await this.leader();
   }

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import kv from "../../plugins/kv/index.ts";
+import { AccessPolicy } from "../../src/api/access.ts";
 import { silentLogger } from "../../src/raft/logger.ts";
 import { PontoonNode } from "../../src/server/pontoon-node.ts";
 import { freePort } from "../e2e/process-cluster.ts";
@@ -25,7 +26,8 @@ export async function startOneNode(kvConfig: { maxValueBytes?: number; history?:
     cluster: { joinAsVoter: true, joinRetry: { initialMs: 100, maxMs: 1000 } },
     snapshot: { threshold: 8192, intervalMs: 30_000, retain: 2, trailingLogs: 1024 },
     plugins: [{ definition: kv, config: { maxValueBytes: 1024 * 1024, history: 10, ...kvConfig } }],
-    token: () => undefined,
+    access: () => new AccessPolicy({ tokens: [] }),
+    limits: () => ({ requestsPerSecond: 0, burst: 100, watchersPerClient: 0 }),
     logger: silentLogger,
   });
   await untilLeader(node, 5_000);
