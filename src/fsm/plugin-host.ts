@@ -10,6 +10,8 @@ import { dirname } from "node:path";
 import type { CommittedCommand, FSM } from "../raft/fsm.ts";
 import type { Logger } from "../raft/logger.ts";
 import { silentLogger } from "../raft/logger.ts";
+import { fileWriteError } from "../storage/errors.ts";
+import { translateSqliteError } from "../storage/sqlite-file.ts";
 import { syncDirectory } from "../storage/sync-directory.ts";
 import { decodeCommand } from "./command-codec.ts";
 import { migrate, openFsmDatabase, readMeta, writeMeta } from "./fsm-db.ts";
@@ -101,6 +103,15 @@ export class PluginHost implements FSM {
   }
 
   applyBatch(entries: CommittedCommand[]): CommandOutcome[] {
+    try {
+      return this.applyInTransaction(entries);
+    } catch (error) {
+      // A full or failing disk: name the file and the remedy (SQLite says only "disk I/O error").
+      throw translateSqliteError(this.file, error);
+    }
+  }
+
+  private applyInTransaction(entries: CommittedCommand[]): CommandOutcome[] {
     const outcomes: CommandOutcome[] = [];
     const batch: AppliedBatch = { index: entries[entries.length - 1]!.index, membersChanged: false };
     const events = new Map<string, PluginEvent[]>();
@@ -212,6 +223,9 @@ export class PluginHost implements FSM {
     try {
       writeFileSync(fd, database);
       fsyncSync(fd);
+    } catch (error) {
+      rmSync(temp, { force: true });
+      throw fileWriteError(temp, error);
     } finally {
       closeSync(fd);
     }

@@ -3,8 +3,8 @@
 // says what an operator can do, because these errors usually reach a person
 // reading a log line at startup, not a program that can recover.
 
-/** What to do when this node's own Raft data cannot be trusted any more. */
-const REJOIN_ADVICE =
+/** What to do when this node's own Raft data cannot be trusted any more (RELIABILITY.md, "Disk faults and recovery"). */
+export const REJOIN_ADVICE =
   "remove this node's data directory and let it rejoin the cluster (it will receive a snapshot and the log from the leader)";
 
 export class StorageError extends Error {
@@ -34,7 +34,7 @@ export class CorruptStorageError extends StorageError {
     readonly file: string,
     readonly detail: string,
   ) {
-    super("STORAGE_CORRUPT", `Raft storage ${file} cannot be read: ${detail}; ${REJOIN_ADVICE}`);
+    super("STORAGE_CORRUPT", `${file} cannot be read: ${detail}; ${REJOIN_ADVICE}`);
   }
 }
 
@@ -64,15 +64,35 @@ export class LogUsageError extends StorageError {
   }
 }
 
-/** A snapshot file's framing, header or data checksum is wrong. */
+/**
+ * A snapshot file's framing, header or data checksum is wrong. Deleting just
+ * the file is not advised: an older snapshot may not meet the compacted log,
+ * and then the node has lost the entries in between.
+ */
 export class CorruptSnapshotError extends StorageError {
   constructor(
     readonly file: string,
     readonly detail: string,
   ) {
+    super("SNAPSHOT_CORRUPT", `snapshot ${file} is corrupt: ${detail}; ${REJOIN_ADVICE}`);
+  }
+}
+
+/**
+ * A write (or read) of one of the node's files failed below SQLite or the
+ * file system: the disk is full, a quota or file size limit was reached, or
+ * the device failed. What was stored before is intact (the failed
+ * transaction rolled back), so freeing space and restarting is enough.
+ */
+export class StorageIoError extends StorageError {
+  constructor(
+    readonly file: string,
+    readonly detail: string,
+    readonly full: boolean,
+  ) {
     super(
-      "SNAPSHOT_CORRUPT",
-      `snapshot ${file} is corrupt: ${detail}; delete this file (an older snapshot or the leader will be used instead)`,
+      full ? "STORAGE_FULL" : "STORAGE_IO",
+      `cannot write ${file}: ${detail}; ${full ? "free space" : "check that the disk has free space and is healthy (a full disk, a quota or a file size limit shows as this too)"}, then start the node again: it resumes from what it had stored`,
     );
   }
 }
@@ -89,4 +109,15 @@ export class StorageClosedError extends StorageError {
   constructor(readonly file: string) {
     super("STORAGE_CLOSED", `storage ${file} is closed`);
   }
+}
+
+/** Errno codes of a write the file system refused for lack of room. */
+const NO_ROOM = new Set(["ENOSPC", "EDQUOT", "EFBIG"]);
+
+/** A node:fs error while writing `file` as a StorageIoError (other errors pass through unchanged). */
+export function fileWriteError(file: string, error: unknown): unknown {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  if (code !== undefined && NO_ROOM.has(code)) return new StorageIoError(file, `no room to write it (${code})`, true);
+  if (code === "EIO") return new StorageIoError(file, "the device reported an I/O error (EIO)", false);
+  return error;
 }

@@ -10,7 +10,7 @@ import { mkdirSync, readdirSync, unlinkSync } from "node:fs";
 import { open, readdir, readFile, rename, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import type { SnapshotMeta } from "../raft/core/types.ts";
-import { CorruptSnapshotError, SnapshotNotFoundError, StorageError } from "./errors.ts";
+import { CorruptSnapshotError, fileWriteError, SnapshotNotFoundError, StorageError } from "./errors.ts";
 import {
   decodeHeader,
   encodeHeader,
@@ -28,7 +28,11 @@ const TEMP_PREFIX = ".tmp-";
 export interface FileSnapshotStoreOptions {
   /** How many snapshots to keep; older ones are deleted after each create. At least 1. Default 2. */
   retain?: number;
-  /** Told about every corrupt snapshot that list() or latest() skips (e.g. to log it). */
+  /**
+   * Told about every corrupt snapshot that list() or latest() skips (e.g. to
+   * log it). Throwing from it makes them fail with that error instead of
+   * skipping: a node refuses to start on a damaged snapshot (see PontoonNode).
+   */
   onCorrupt?: (file: string, error: CorruptSnapshotError) => void;
 }
 
@@ -71,7 +75,7 @@ export class FileSnapshotStore implements SnapshotStore {
     } catch (error) {
       await file.close();
       await unlink(temp).catch(() => {});
-      throw error;
+      throw fileWriteError(join(this.dir, name), error);
     }
     await file.close();
     await rename(temp, join(this.dir, name));

@@ -5,9 +5,9 @@
 // SQLite's own wording ("file is not a database") gives no hint of the remedy.
 
 import { Database, SQLiteError } from "bun:sqlite";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
-import { CorruptStorageError, StorageError, UnsupportedFormatError } from "./errors.ts";
+import { CorruptStorageError, StorageError, StorageIoError, UnsupportedFormatError } from "./errors.ts";
 
 export interface SqliteFileFormat {
   /** The table holding `format` and `version` rows (key TEXT, value TEXT). */
@@ -39,6 +39,9 @@ export function translateSqliteError(file: string, error: unknown): unknown {
   if (code.startsWith("SQLITE_CORRUPT")) {
     return new CorruptStorageError(file, `SQLite reports the database is damaged (${error.message})`);
   }
+  if (code.startsWith("SQLITE_FULL")) return new StorageIoError(file, `the disk is full (${code})`, true);
+  // A file size limit (EFBIG) or a failing device: SQLite cannot tell which.
+  if (code.startsWith("SQLITE_IOERR")) return new StorageIoError(file, `the operating system refused the I/O (${code}: ${error.message})`, false);
   if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {
     return new StorageError("STORAGE_LOCKED", `${file} is locked by another process; is a second Pontoon node using the same data directory?`);
   }
@@ -102,6 +105,17 @@ function checkFormat(db: Database, file: string, format: SqliteFileFormat): void
  * now, at start-up, rather than in the middle of serving.
  */
 function checkPages(db: Database, file: string): void {
+  // SQLite reads a short last page as zeros and quick_check does not compare
+  // the length, so a file cut inside its last page would pass unnoticed.
+  // The main file only ever grows and shrinks by whole pages (the WAL holds
+  // the rest), so any other length is a truncation.
+  if (file !== ":memory:") {
+    const pageSize = db.query<{ page_size: number }, []>("PRAGMA page_size").get()!.page_size;
+    const size = statSync(file).size;
+    if (size % pageSize !== 0) {
+      throw new CorruptStorageError(file, `it is ${size} bytes, not a whole number of ${pageSize}-byte pages (truncated)`);
+    }
+  }
   const problems = db
     .query<{ quick_check: string }, []>("PRAGMA quick_check(5)")
     .all()
