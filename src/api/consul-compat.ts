@@ -4,6 +4,8 @@
 //   GET/PUT/DELETE /v1/kv/<key>  (raw, recurse, keys, separator, cas, flags, index+wait)
 //   PUT /v1/txn                  (KV verbs)
 //   GET /v1/status/leader, /v1/status/peers
+//   GET /v1/catalog/services, /v1/catalog/service/<name>, /v1/health/service/<name>
+//                                (from the naming plugin, when it runs: consul-catalog.ts)
 // Values are base64 in JSON, as Consul's are. Reads default to the leader's
 // view (Consul's "default" mode; ?consistent is linearizable, ?stale reads
 // this node); a follower serves them once it has applied the leader's read
@@ -14,10 +16,13 @@ import { keyProblem } from "../../plugins/kv/keys.ts";
 import { getEntry, lastChangeIndex, listEntries, type StoredEntry } from "../../plugins/kv/store.ts";
 import { blockingWaitMs, PluginError, type Consistency, type PluginRuntime } from "../fsm/sdk.ts";
 import { tokenMatches } from "./auth.ts";
+import { catalogRoute } from "./consul-catalog.ts";
 import { toApiError } from "./errors.ts";
 
 export interface ConsulCompatDeps {
   kv: PluginRuntime<any, any, any>;
+  /** The naming plugin, for the catalog and health endpoints; absent when the node does not run it. */
+  naming?: PluginRuntime<any, any, any>;
   /** This node leads. */
   isLeader(): boolean;
   /** The leader's id and Raft address, when known. */
@@ -46,6 +51,12 @@ export function consulCompat(deps: ConsulCompatDeps): (request: Request, server?
       if (url.pathname === "/v1/status/leader" && request.method === "GET") return json(deps.leader()?.address ?? "");
       if (url.pathname === "/v1/status/peers" && request.method === "GET") return json(deps.peers());
       if (url.pathname === "/v1/txn" && request.method === "PUT") return await txn(deps, request);
+      if ((url.pathname.startsWith("/v1/catalog/") || url.pathname.startsWith("/v1/health/")) && request.method === "GET") {
+        if (!deps.naming) return text(404, `${url.pathname}: this node does not run the naming plugin (add naming to plugins:)`);
+        if (url.searchParams.has("index")) server?.timeout(request, 0);
+        const answered = await catalogRoute({ naming: deps.naming, consistency: await readLevel(deps, url), knownLeader: deps.leader() !== null }, request, url);
+        if (answered) return answered;
+      }
       if (url.pathname.startsWith("/v1/kv/")) {
         const key = decodeURIComponent(url.pathname.slice("/v1/kv/".length));
         if (request.method === "GET") {
@@ -55,7 +66,7 @@ export function consulCompat(deps: ConsulCompatDeps): (request: Request, server?
         if (request.method === "PUT") return await put(deps, request, url, key);
         if (request.method === "DELETE") return await remove(deps, url, key);
       }
-      return text(404, `no such endpoint: ${request.method} ${url.pathname} (this port serves Consul's KV API)`);
+      return text(404, `no such endpoint: ${request.method} ${url.pathname} (this port serves Consul's KV, catalog and health APIs)`);
     } catch (error) {
       const e = toApiError(error, request.method !== "GET");
       // Consul answers a missing leader with 500 "No cluster leader"; clients retry on it.
@@ -71,15 +82,20 @@ function checkToken(request: Request, url: URL, expected: string | undefined): R
   return tokenMatches(given, expected) ? null : text(403, "ACL not found (give the cluster's token in X-Consul-Token)");
 }
 
+/** The read level Consul's flags ask for; a follower first catches up with the leader's read index and then reads its own state. */
+async function readLevel(deps: ConsulCompatDeps, url: URL): Promise<Consistency> {
+  const q = url.searchParams;
+  const consistency: Consistency = q.has("stale") ? "stale" : q.has("consistent") ? "linearizable" : "leader";
+  if (consistency === "stale" || deps.isLeader()) return consistency;
+  // A follower serves it itself once it has applied what the leader had
+  // committed when asked (ReadIndex): as fresh as a read on the leader.
+  await appliedThrough(deps.kv, await deps.leaderReadIndex());
+  return "stale";
+}
+
 async function read(deps: ConsulCompatDeps, request: Request, url: URL, key: string): Promise<Response> {
   const q = url.searchParams;
-  let consistency: Consistency = q.has("stale") ? "stale" : q.has("consistent") ? "linearizable" : "leader";
-  if (consistency !== "stale" && !deps.isLeader()) {
-    // A follower serves it itself once it has applied what the leader had
-    // committed when asked (ReadIndex): as fresh as a read on the leader.
-    await appliedThrough(deps.kv, await deps.leaderReadIndex());
-    consistency = "stale";
-  }
+  const consistency = await readLevel(deps, url);
   const tree = q.has("recurse") || q.has("keys");
   if (tree && key !== "" && keyProblem(key.replace(/\/$/, "")) !== null) throw new PluginError("INVALID_KEY", `invalid prefix ${JSON.stringify(key)}`, 400);
   if (!tree) checkKey(key);
