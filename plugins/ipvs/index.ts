@@ -5,6 +5,7 @@
 import { definePlugin } from "../../src/fsm/sdk.ts";
 import { applyIpvs } from "./apply.ts";
 import { ipvsCommands, ipvsConfig } from "./commands.ts";
+import { startReconciler } from "./reconciler.ts";
 import { ipvsRoutes } from "./routes.ts";
 import { migrations } from "./store.ts";
 
@@ -16,4 +17,7 @@ export default definePlugin({
   commands: ipvsCommands,
   apply: applyIpvs,
   routes: ipvsRoutes,
+  // The status is this node's own, so a follower answers it instead of forwarding to the leader.
+  localRoutes: ["/v1/ipvs/status"],
+  nodeService: startReconciler,
 });

@@ -8,6 +8,7 @@ import { Elysia, t } from "elysia";
 import { CONSISTENCY_LEVELS, PluginError } from "../../src/fsm/sdk.ts";
 import type { IpvsRuntime } from "./commands.ts";
 import { parsePort, parseServiceId, serverChanges, serverSpec, serviceChanges, serviceSpec } from "./model.ts";
+import { reconcilerStatus } from "./reconciler.ts";
 import { formatSave, parseSave } from "./save-format.ts";
 import { getService, listServices } from "./store.ts";
 import { parseAddress } from "./address.ts";
@@ -78,6 +79,7 @@ export function ipvsRoutes(ipvs: IpvsRuntime) {
       detail: { summary: "Add a virtual service (ipvsadm -A): protocol, address and port, or fwmark" },
     })
     .delete("/services", async () => (await ipvs.write("clear", {})).value, { detail: { summary: "Delete every virtual service (ipvsadm -C)" } })
+    .get("/status", () => reconcilerStatus(ipvs), { detail: { summary: "This node's reconciler: mode, the last table index its kernel was made to match, the last commands and error (answered by the node asked)" } })
     .use(oneService(ipvs, "/:kind/:a/:b"))
     .use(oneService(ipvs, "/:kind/:a"))
     .get(
