@@ -14,6 +14,7 @@ import { forwardIfFollower, type LeaderLocator } from "./forward.ts";
 import { labelRoute } from "./request-context.ts";
 import type { Metrics } from "./metrics.ts";
 import { openApiDocument } from "./openapi.ts";
+import { headAsGet } from "./head.ts";
 
 export interface ApiDeps {
   node: ClusterNode;
@@ -38,6 +39,7 @@ export function createApi(deps: ApiDeps) {
   const localPaths = deps.plugins.flatMap((p) => (p.definition.localRoutes as string[] | undefined) ?? []);
   const leaderPaths = deps.plugins.flatMap((p) => (p.definition.leaderRoutes as string[] | undefined) ?? []);
   let app = new Elysia({ name: "pontoon-api" })
+    .use(headAsGet)
     .onError({ as: "global" }, ({ code, error, request, route }) => {
       if (route) labelRoute(route);
       const apiError =
