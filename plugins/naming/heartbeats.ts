@@ -25,6 +25,8 @@ export class LeaderMemory {
   /** When the TTL pass last ran (ms); it runs every naming.sweepMs, or sooner once a critical instance was heard. */
   lastTtlPass = Number.NEGATIVE_INFINITY;
   recovering = false;
+  /** The TTL rows as of a catalog index (see sweep.ts). */
+  ttlRows: { at: number; rows: TtlRow[] } | undefined;
   /** performance.now() of the last sweep, to notice a gap: a new term, or a stall in which heartbeats went unheard. */
   private lastSweep = Number.NEGATIVE_INFINITY;
 
