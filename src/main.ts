@@ -9,6 +9,7 @@ import { ConfigError } from "./config/errors.ts";
 import { loadConfig, shownPath } from "./config/load.ts";
 import { watchConfig } from "./config/watch.ts";
 import { checkTokenPlugins } from "./config/consistency.ts";
+import { readTlsFiles, type TlsMaterial } from "./config/tls-files.ts";
 import { configurePlugins, loadPlugins } from "./fsm/plugin-loader.ts";
 import type { HostedPlugin } from "./fsm/plugin-host.ts";
 import type { AnyPluginDefinition } from "./fsm/sdk.ts";
@@ -44,6 +45,12 @@ async function main(): Promise<void> {
     fail((error as Error).message, 2);
   }
 
+  let tls: TlsMaterial | undefined;
+  try {
+    tls = readTlsFiles(config.tls);
+  } catch (error) {
+    fail((error as Error).message, 2);
+  }
   let access = new AccessPolicy(config.auth);
   let limits = config.limits;
   // loadConfig fills both in (from cluster.peers or the bound host and port).
@@ -62,6 +69,7 @@ async function main(): Promise<void> {
       access: () => access,
       limits: () => limits,
       consulPort: config.compat.consul.port,
+      ...(tls ? { tls } : {}),
       logger,
       version: packageJson.version,
     });

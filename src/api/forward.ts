@@ -9,6 +9,7 @@
 
 import { blockingWaitMs } from "../fsm/sdk.ts";
 import { ApiError } from "./errors.ts";
+import { PLAIN_HTTP, type PeerHttp } from "./peer-http.ts";
 import { currentRequestTimeout } from "./request-context.ts";
 
 export const FORWARDED_HEADER = "x-pontoon-forwarded-by";
@@ -20,6 +21,8 @@ export interface LeaderLocator {
   isLeader(): boolean;
   /** The leader's id and HTTP address; http null while not yet known. */
   leader(): { id: string; http: string | null } | null;
+  /** How to call it (https with tls:); plain HTTP when absent. */
+  peerHttp?: PeerHttp;
 }
 
 /**
@@ -33,7 +36,8 @@ function answeredLocally(method: string, path: string, url: URL, localPaths: rea
   if (!path.startsWith("/v1/")) return true;
   if (leaderPaths.some((prefix) => path.startsWith(prefix))) return false;
   if (method === "GET" || method === "HEAD") {
-    if (path === "/v1/health" || path === "/v1/cluster" || localPaths.includes(path)) return true;
+    // The console's live cluster view (src/ui/cluster-events.ts) reports this node's view, leader or not.
+    if (path === "/v1/health" || path === "/v1/cluster" || path === "/v1/cluster/events" || localPaths.includes(path)) return true;
     return url.searchParams.get("consistency") === "stale";
   }
   return !path.startsWith("/v1/cluster");
@@ -67,7 +71,7 @@ export async function forwardIfFollower(
   headers.set(TIMEOUT_HEADER, String(timeoutMs));
   const body = isWrite ? await request.arrayBuffer() : undefined;
   try {
-    const response = await fetch(`http://${leader.http}${url.pathname}${url.search}`, {
+    const response = await (locator.peerHttp ?? PLAIN_HTTP).fetch(leader.http, `${url.pathname}${url.search}`, {
       method: request.method,
       headers,
       body,

@@ -17,7 +17,7 @@ export interface ParsedArgs {
 /** Flags that take no value. */
 const BOOLEAN_FLAGS = new Set(["json", "help", "nonvoter", "once", "force"]);
 /** Flags that take one. */
-const VALUE_FLAGS = new Set(["endpoints", "token", "timeout-ms", "cas", "consistency", "after", "prefix", "out", "exec", "ttl", "role", "join-secret"]);
+const VALUE_FLAGS = new Set(["endpoints", "token", "timeout-ms", "cas", "consistency", "after", "prefix", "out", "exec", "ttl", "role", "join-secret", "cacert"]);
 
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   const words: string[] = [];

@@ -7,7 +7,7 @@
 
 import { connect, PontoonError, type Consistency, type PontoonClient, type WatchEvent, type WatchReset } from "../client/index.ts";
 import { parseArgs, UsageError, wholeNumber, type ParsedArgs } from "./args.ts";
-import { renameSync } from "node:fs";
+import { readFileSync, renameSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { sha256Hex } from "../api/access.ts";
 import { BackupError, decodeBackup } from "../fsm/backup.ts";
@@ -42,6 +42,7 @@ const USAGE = `usage: pontoon <command> [flags]
 
 flags:  --endpoints host:port,...   (PONTOON_ENDPOINTS; default 127.0.0.1:2221)
         --token TOKEN               (PONTOON_TOKEN)
+        --cacert FILE               the CA that signs the nodes, for a cluster with tls: (PONTOON_CACERT)
         --timeout-ms N              per attempt (default 5000)
         --json                      machine-readable output
 exit:   0 done, 1 refused, 2 bad usage, 3 unavailable, 4 not found, 5 outcome unknown`;
@@ -74,7 +75,16 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
   try {
     const endpoints = String(args.flags.get("endpoints") ?? env.PONTOON_ENDPOINTS ?? "127.0.0.1:2221").split(",").map((e) => e.trim()).filter(Boolean);
     const token = (args.flags.get("token") as string | undefined) ?? env.PONTOON_TOKEN;
-    const client = connect({ endpoints, token, timeoutMs: wholeNumber(args.flags, "timeout-ms") ?? 5_000 });
+    const caFile = (args.flags.get("cacert") as string | undefined) ?? env.PONTOON_CACERT;
+    let ca: string | undefined;
+    if (caFile !== undefined) {
+      try {
+        ca = readFileSync(caFile, "utf8");
+      } catch (error) {
+        throw new UsageError(`--cacert: cannot read ${caFile}: ${(error as Error).message}`);
+      }
+    }
+    const client = connect({ endpoints, token, timeoutMs: wholeNumber(args.flags, "timeout-ms") ?? 5_000, ...(ca ? { ca } : {}) });
     return await dispatch(client, args, io);
   } catch (error) {
     return report(error, io);

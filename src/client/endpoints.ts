@@ -18,6 +18,8 @@ export interface EndpointsOptions {
   timeoutMs: number;
   /** Rounds over all endpoints before giving up. */
   rounds: number;
+  /** The CA (PEM) that signs the nodes' certificates, for a cluster with tls:; endpoints without a scheme are then https. */
+  ca?: string;
 }
 
 export interface RequestOptions {
@@ -36,7 +38,12 @@ export class Endpoints {
 
   constructor(private readonly o: EndpointsOptions) {
     if (o.endpoints.length === 0) throw new PontoonError(0, "NO_ENDPOINTS", "give at least one endpoint, e.g. http://127.0.0.1:2221");
-    this.list = o.endpoints.map((e) => (/^https?:\/\//.test(e) ? e : `http://${e}`).replace(/\/+$/, ""));
+    this.list = o.endpoints.map((e) => (/^https?:\/\//.test(e) ? e : `${o.ca ? "https" : "http"}://${e}`).replace(/\/+$/, ""));
+  }
+
+  /** fetch, trusting the cluster's CA when one was given. */
+  fetch(url: string, init: RequestInit): Promise<Response> {
+    return fetch(url, this.o.ca ? ({ ...init, tls: { ca: this.o.ca } } as RequestInit) : init);
   }
 
   headers(extra: Record<string, string> = {}): Record<string, string> {
@@ -58,7 +65,7 @@ export class Endpoints {
       for (const endpoint of this.order()) {
         let response: Response;
         try {
-          response = await fetch(endpoint + path, {
+          response = await this.fetch(endpoint + path, {
             method,
             body: options.body,
             headers: this.headers({ "x-pontoon-timeout-ms": String(this.o.timeoutMs), ...options.headers }),

@@ -25,6 +25,8 @@ export interface ClientOptions {
   endpoints: string[];
   /** Bearer token, when the cluster has one (PONTOON_TOKEN). */
   token?: string;
+  /** The CA (PEM text) that signs the nodes' certificates, for a cluster with tls: (endpoints without a scheme become https). */
+  ca?: string;
   /** Deadline of one attempt on one endpoint, ms (default 5000). */
   timeoutMs?: number;
   /** Rounds over all endpoints before a call gives up (default 3). */
@@ -86,7 +88,7 @@ export class PontoonClient {
   private readonly cache: ConfigCache | undefined;
 
   constructor(private readonly options: ClientOptions) {
-    this.endpoints = new Endpoints({ endpoints: options.endpoints, token: options.token, timeoutMs: options.timeoutMs ?? 5_000, rounds: options.rounds ?? 3 });
+    this.endpoints = new Endpoints({ endpoints: options.endpoints, token: options.token, timeoutMs: options.timeoutMs ?? 5_000, rounds: options.rounds ?? 3, ...(options.ca ? { ca: options.ca } : {}) });
     this.cache = options.cacheFile ? new ConfigCache(options.cacheFile) : undefined;
   }
 

@@ -55,7 +55,7 @@ export function startWatch(endpoints: Endpoints, prefix: string, handler: (event
         try {
           const from = deliveredAtLast ? lastIndex - 1 : lastIndex;
           const after = lastIndex >= 0 ? `&after=${from}` : "";
-          const response = await fetch(`${endpoint}/v1/watch?prefix=${encodeURIComponent(prefix)}${after}`, { headers: endpoints.headers(), signal: stop.signal });
+          const response = await endpoints.fetch(`${endpoint}/v1/watch?prefix=${encodeURIComponent(prefix)}${after}`, { headers: endpoints.headers(), signal: stop.signal });
           if (response.status === 410) {
             lastIndex = await reset(endpoint, await errorFrom(response, endpoint));
             deliveredAtLast = null;
@@ -88,7 +88,7 @@ export function startWatch(endpoints: Endpoints, prefix: string, handler: (event
 
   /** The prefix as the node has it now, for a watch that cannot be replayed; returns the index to resume after. */
   const reset = async (endpoint: string, expired: PontoonError): Promise<number> => {
-    const response = await fetch(`${endpoint}/v1/kv?prefix=${encodeURIComponent(prefix)}&consistency=stale`, { headers: endpoints.headers(), signal: stop.signal });
+    const response = await endpoints.fetch(`${endpoint}/v1/kv?prefix=${encodeURIComponent(prefix)}&consistency=stale`, { headers: endpoints.headers(), signal: stop.signal });
     if (!response.ok) throw await errorFrom(response, endpoint);
     const list = (await response.json()) as { index: number; items: WatchReset["items"] };
     options.onStatus?.({ connected: false, endpoint, error: `${expired.message}; re-read ${list.items.length} keys at index ${list.index}` });

@@ -52,6 +52,14 @@ export function checkConsistency(config: PontoonConfig, context: ConsistencyCont
     );
   }
   checkTokens(config, conflict);
+  const tls = config.tls;
+  if ((tls.cert === undefined) !== (tls.key === undefined)) {
+    const [given, missing] = tls.cert === undefined ? ["tls.key", "tls.cert"] : ["tls.cert", "tls.key"];
+    conflict(missing, `${given} is set but ${missing} is not: TLS needs both this node's certificate and its private key`, ["tls.cert", "tls.key"]);
+  }
+  if (tls.mutual && (tls.cert === undefined || tls.ca === undefined)) {
+    conflict("tls.mutual", "tls.mutual needs tls.cert, tls.key and tls.ca: each node shows its certificate to the others and checks theirs against the CA", ["tls.mutual", "tls.ca"]);
+  }
   const retry = config.cluster.joinRetry;
   if (retry.maxMs < retry.initialMs) {
     conflict(

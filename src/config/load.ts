@@ -155,6 +155,10 @@ export function buildConfig(
   checkConsistency(config, { origins, file: shown });
   fillAdvertisedAddresses(config);
   config.node.dataDir = resolve(cwd, config.node.dataDir);
+  for (const file of ["cert", "key", "ca"] as const) {
+    const path = config.tls[file];
+    if (path !== undefined) config.tls[file] = resolve(cwd, path);
+  }
   for (const name of pluginSections) (config as Record<string, unknown>)[name] = structuredClone(fromFile[name]);
   return config;
 }

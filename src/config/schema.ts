@@ -116,6 +116,12 @@ export const configSchema = Type.Object(
       joinSecret: Type.Optional(Type.String({ pattern: TOKEN_PATTERN, minLength: 16, expected: `at least 16 ${TOKEN_EXPECTED.replace(/^a token of /, "")}` })),
       tokens: Type.Array(apiTokenSchema, { expected: "a list of { name, sha256, role, prefixes?, plugins?, requestsPerSecond? }", default: [] }),
     }),
+    tls: section({
+      cert: Type.Optional(Type.String({ minLength: 1, expected: "the path of this node's certificate (PEM)" })),
+      key: Type.Optional(Type.String({ minLength: 1, expected: "the path of this node's private key (PEM)" })),
+      ca: Type.Optional(Type.String({ minLength: 1, expected: "the path of the CA certificates (PEM) that sign the cluster's nodes" })),
+      mutual: Type.Boolean({ expected: "true or false", default: false }),
+    }),
     limits: section({
       requestsPerSecond: count(0, 1_000_000, 0),
       burst: count(1, 1_000_000, 100),

@@ -4,6 +4,7 @@
 // configuration. Followers need the leader's HTTP address to forward to it.
 
 import { bearerHeader } from "../api/auth.ts";
+import { PLAIN_HTTP, type PeerHttp } from "../api/peer-http.ts";
 import { FORWARDED_HEADER } from "../api/forward.ts";
 import { HOST_PLUGIN, recordSays } from "../fsm/host-commands.ts";
 import type { Proposer } from "../fsm/proposer.ts";
@@ -20,6 +21,8 @@ export interface MemberRegistryOptions {
   peers: PeerSpec[];
   token: () => string | undefined;
   logger: Logger;
+  /** How to call the leader (https with tls:); plain HTTP when absent. */
+  peerHttp?: PeerHttp;
 }
 
 export class MemberRegistry {
@@ -92,7 +95,7 @@ export class MemberRegistry {
     if (!this.wanted(this.o.id, this.o.http, this.o.plugins)) return;
     const leader = this.leaderHttp();
     if (!leader?.http) return;
-    const response = await fetch(`http://${leader.http}/v1/cluster/members/${encodeURIComponent(this.o.id)}`, {
+    const response = await (this.o.peerHttp ?? PLAIN_HTTP).fetch(leader.http, `/v1/cluster/members/${encodeURIComponent(this.o.id)}`, {
       method: "PUT",
       // Marked forwarded: if that node is no longer the leader it answers 503 rather than forwarding again.
       headers: { "content-type": "application/json", [FORWARDED_HEADER]: this.o.id, ...bearerHeader(this.o.token()) },

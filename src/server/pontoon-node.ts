@@ -8,6 +8,8 @@ import { createApi } from "../api/app.ts";
 import { Metrics } from "../api/metrics.ts";
 import type { AccessPolicy } from "../api/access.ts";
 import { bearerHeader } from "../api/auth.ts";
+import { peerHttp } from "../api/peer-http.ts";
+import type { TlsMaterial } from "../config/tls-files.ts";
 import { ClientLimits, type LimitSettings } from "../api/client-limits.ts";
 import { consulCompat } from "../api/consul-compat.ts";
 import { ApiError } from "../api/errors.ts";
@@ -42,6 +44,8 @@ export interface PontoonNodeOptions {
   logger: Logger & { child?(component: string): Logger };
   /** Default deadline of a request, ms. */
   requestTimeoutMs?: number;
+  /** TLS for HTTP, Raft and node-to-node calls (tls: in the YAML); absent: plain TCP. */
+  tls?: TlsMaterial;
   /** Serve Consul's KV API on this port too (compat.consul.port); 0 or absent: off. */
   consulPort?: number;
   version?: string;
@@ -74,13 +78,21 @@ export class PontoonNode {
     const logger = options.logger;
     // The cluster token: what this node sends other nodes.
     const clusterToken = (): string | undefined => options.access().settings.token;
+    const peers = peerHttp(options.tls);
+    const tls = options.tls ? { cert: options.tls.cert, key: options.tls.key, ...(options.tls.ca === undefined ? {} : { ca: options.tls.ca }) } : undefined;
     const child = (name: string): Logger => options.logger.child?.(name) ?? logger;
     mkdirSync(options.dataDir, { recursive: true });
     const host = new PluginHost(join(options.dataDir, "fsm.db"), options.plugins, child("fsm"));
     let raft: RaftNode;
     try {
       const storage = openSqliteStorage(join(options.dataDir, "raft.db"));
-      const transport = new TcpTransport({ host: options.raft.host, port: options.raft.port, advertise: options.raft.advertise, logger: child("transport") });
+      const transport = new TcpTransport({
+        host: options.raft.host,
+        port: options.raft.port,
+        advertise: options.raft.advertise,
+        logger: child("transport"),
+        ...(options.tls ? { tls: options.tls } : {}),
+      });
       raft = await RaftNode.open({
         id: options.id,
         storage,
@@ -109,7 +121,7 @@ export class PontoonNode {
     const metrics = new Metrics();
     const proposer = new Proposer(host, raft, { timeoutMs: currentRequestTimeout, observeApply: (s) => metrics.observeApply(s) });
     const pluginNames = options.plugins.map((p) => p.definition.name).sort();
-    const registry = new MemberRegistry({ raft, proposer, id: options.id, http: options.http.advertise, plugins: pluginNames, peers: options.cluster.peers ?? [], token: clusterToken, logger: child("cluster") });
+    const registry = new MemberRegistry({ raft, proposer, id: options.id, http: options.http.advertise, plugins: pluginNames, peers: options.cluster.peers ?? [], token: clusterToken, logger: child("cluster"), peerHttp: peers });
     const peerWatch = new PeerWatch(raft, options.raft.electionTicks * options.raft.tickMs, child("cluster"));
     const node = new PontoonNode(options, raft, host, proposer, registry, peerWatch, logger);
     raft.onStateChange((state) => {
@@ -125,7 +137,7 @@ export class PontoonNode {
       host,
       proposer,
       plugins: options.plugins,
-      locator: { id: options.id, isLeader: () => raft.state() === "Leader", leader: () => registry.leaderHttp() },
+      locator: { id: options.id, isLeader: () => raft.state() === "Leader", leader: () => registry.leaderHttp(), peerHttp: peers },
       metrics,
       logger: child("http"),
       timeoutMs: options.requestTimeoutMs ?? 10_000,
@@ -140,6 +152,7 @@ export class PontoonNode {
     };
     try {
       node.server = Bun.serve({
+        ...(tls ? { tls } : {}),
         hostname: options.http.host,
         port: options.http.port,
         // The API answers bodies over http.maxBodyBytes with a 413 in our error format; Bun's own
@@ -159,10 +172,11 @@ export class PontoonNode {
       host.close();
       throw new Error(`cannot listen for HTTP on ${formatAddress(options.http.host, options.http.port)}: ${String((error as Error).message ?? error)}`);
     }
-    logger.info("http api listening", { address: node.httpAddress, advertise: options.http.advertise });
+    logger.info("http api listening", { address: node.httpAddress, advertise: options.http.advertise, tls: options.tls ? (options.tls.mutual ? "on, peers mutual" : "on") : "off" });
     if (options.consulPort) {
       try {
         node.consulServer = Bun.serve({
+          ...(tls ? { tls } : {}),
           hostname: options.http.host,
           port: options.consulPort,
           maxRequestBodySize: options.http.maxBodyBytes,
@@ -175,7 +189,7 @@ export class PontoonNode {
             leaderReadIndex: async () => {
               const leader = registry.leaderHttp();
               if (!leader?.http) throw new ApiError(503, "NO_LEADER", "no leader is known right now; retry shortly");
-              const response = await fetch(`http://${leader.http}/v1/cluster/read-index`, { headers: bearerHeader(clusterToken()), signal: AbortSignal.timeout(10_000) });
+              const response = await peers.fetch(leader.http, "/v1/cluster/read-index", { headers: bearerHeader(clusterToken()), signal: AbortSignal.timeout(10_000) });
               if (!response.ok) throw new ApiError(503, "NO_LEADER", `the leader ${leader.id} could not confirm a read index (${response.status} ${(await response.text()).slice(0, 200)})`);
               return ((await response.json()) as { index: number }).index;
             },
@@ -274,6 +288,7 @@ export class PontoonNode {
         retry: cluster.joinRetry,
         token: this.options.access().settings.token,
         joinSecret: this.options.access().settings.joinSecret,
+        peerHttp: peerHttp(this.options.tls),
         logger: this.logger,
         stopped: () => this.stopping !== undefined,
       });

@@ -3,6 +3,7 @@
 
 import { JOIN_SECRET_HEADER } from "../api/access.ts";
 import { bearerHeader } from "../api/auth.ts";
+import { PLAIN_HTTP, type PeerHttp } from "../api/peer-http.ts";
 import type { Logger } from "../raft/logger.ts";
 
 export interface PeerSpec {
@@ -20,13 +21,15 @@ export interface JoinRequest {
   joinSecret?: string | undefined;
   logger: Logger;
   stopped: () => boolean;
+  /** How to call the member (https with tls:); plain HTTP when absent. */
+  peerHttp?: PeerHttp;
 }
 
 export async function joinCluster(r: JoinRequest): Promise<void> {
   let delay = r.retry.initialMs;
   for (let attempt = 1; !r.stopped(); attempt++) {
     try {
-      const response = await fetch(`http://${r.via}/v1/cluster/join`, {
+      const response = await (r.peerHttp ?? PLAIN_HTTP).fetch(r.via, "/v1/cluster/join", {
         method: "POST",
         headers: { "content-type": "application/json", ...bearerHeader(r.token), ...(r.joinSecret ? { [JOIN_SECRET_HEADER]: r.joinSecret } : {}) },
         body: JSON.stringify(r.self),

@@ -28,6 +28,8 @@ export interface PeerLinkOptions {
   backoffMaxMs: number;
   logger: TransportLogger;
   onUnreachable: (id: NodeId) => void;
+  /** Dial with TLS, checking the peer's certificate against `ca` and showing this node's. */
+  tls?: { cert: string; key: string; ca?: string };
 }
 
 export type PeerLinkState = "idle" | "dialing" | "open" | "backoff" | "closed";
@@ -126,6 +128,7 @@ export class PeerLink {
       if (gen === this.generation && this.state === "dialing") this.failed(`dial timed out after ${this.o.dialTimeoutMs} ms`);
     }, this.o.dialTimeoutMs);
     Bun.connect({
+      ...(this.o.tls ? { tls: { ...this.o.tls, rejectUnauthorized: true } } : {}),
       hostname: target.host,
       port: target.port,
       socket: {

@@ -36,6 +36,14 @@ export interface TcpTransportOptions {
   backoffMinMs?: number;
   /** Longest reconnect delay. Default 2000. */
   backoffMaxMs?: number;
+  /** An inbound connection silent this long in the middle of a frame is closed (whole seconds). Default 30. */
+  stalledFrameSeconds?: number;
+  /**
+   * TLS on both sides: the listener shows `cert`, and with `mutual` asks every
+   * dialer for a certificate `ca` signed; dialers check the peer's certificate
+   * against `ca` (the system's CAs without it) and show their own.
+   */
+  tls?: { cert: string; key: string; ca?: string; mutual: boolean };
 }
 
 interface Inbound {
@@ -51,7 +59,7 @@ const CLOSE_WAIT_MS = 1000;
 export class TcpTransport implements Transport {
   onUnreachable?: (peer: NodeId) => void;
 
-  private readonly o: Required<Omit<TcpTransportOptions, "advertise">> & { advertise?: string };
+  private readonly o: Required<Omit<TcpTransportOptions, "advertise" | "tls">> & Pick<TcpTransportOptions, "advertise" | "tls">;
   private listener: TCPSocketListener<Inbound> | null = null;
   private readonly links = new Map<NodeId, PeerLink>();
   private readonly inbound = new Set<Socket<Inbound>>();
@@ -68,6 +76,7 @@ export class TcpTransport implements Transport {
       maxQueueBytes: 64 * 1024 * 1024,
       backoffMinMs: 50,
       backoffMaxMs: 2000,
+      stalledFrameSeconds: 30,
       ...options,
     };
   }
@@ -81,13 +90,16 @@ export class TcpTransport implements Transport {
     if (this.listener || this.closed) throw new Error(`transport ${this.localAddress} was already started or closed`);
     this.deliver = deliver;
     try {
+      const tls = this.o.tls;
       this.listener = Bun.listen<Inbound>({
+        ...(tls ? { tls: { cert: tls.cert, key: tls.key, ...(tls.ca === undefined ? {} : { ca: tls.ca }), requestCert: tls.mutual, rejectUnauthorized: tls.mutual } } : {}),
         hostname: this.o.host,
         port: this.o.port,
         socket: {
           open: (socket) => this.accepted(socket),
           data: (socket, chunk) => this.received(socket, chunk),
           close: (socket) => this.inboundClosed(socket),
+          timeout: (socket) => this.stalled(socket),
           error: (socket, error) => this.o.logger.debug("inbound connection error", { remote: socket.data?.remote, error: error.message }),
         },
       });
@@ -151,6 +163,7 @@ export class TcpTransport implements Transport {
         backoffMinMs: this.o.backoffMinMs,
         backoffMaxMs: this.o.backoffMaxMs,
         logger: this.o.logger,
+        ...(this.o.tls ? { tls: { cert: this.o.tls.cert, key: this.o.tls.key, ...(this.o.tls.ca === undefined ? {} : { ca: this.o.tls.ca }) } } : {}),
         onUnreachable: (id) => {
           if (!this.closed) this.onUnreachable?.(id);
         },
@@ -184,11 +197,23 @@ export class TcpTransport implements Transport {
         }
         this.handOver(frame, conn);
       });
+      // Mid-frame, the rest must keep coming; between frames a peer may rightly be quiet.
+      socket.timeout(conn.decoder.buffered > 0 ? this.o.stalledFrameSeconds : 0);
     } catch (error) {
       if (!(error instanceof FrameError)) throw error;
       this.o.logger.warn("closing a raft connection that sent a bad frame", { remote: conn.remote, peer: conn.peerAddress, code: error.code, error: error.message });
+      // Said once: the close that follows is not reported again as a cut-short frame.
+      this.inbound.delete(socket);
       socket.terminate();
     }
+  }
+
+  /** A frame begun and then left unfinished: a slow-loris client (or a dead one) holds no buffer forever. */
+  private stalled(socket: Socket<Inbound>): void {
+    const conn = socket.data;
+    this.o.logger.warn("closing a raft connection that stalled inside a frame", { remote: conn?.remote, peer: conn?.peerAddress, buffered: conn?.decoder.buffered, seconds: this.o.stalledFrameSeconds });
+    this.inbound.delete(socket);
+    socket.terminate();
   }
 
   private handOver(message: WireMessage, conn: Inbound): void {
@@ -201,6 +226,10 @@ export class TcpTransport implements Transport {
   }
 
   private inboundClosed(socket: Socket<Inbound>): void {
+    const conn = socket.data;
+    if (conn && conn.decoder.buffered > 0 && this.inbound.has(socket) && !this.closed) {
+      this.o.logger.warn("a raft connection closed inside a frame", { remote: conn.remote, peer: conn.peerAddress, buffered: conn.decoder.buffered });
+    }
     this.inbound.delete(socket);
     if (this.inbound.size === 0 && this.inboundDrained) {
       this.inboundDrained();

@@ -92,14 +92,16 @@ describe("loadConfig refuses a bad config with an error naming what to fix", () 
     { name: "a nested section written as a list", yaml: "cluster:\n  joinRetry: [500, 1000]\n", code: "BAD_SETTING", message: "cluster.joinRetry: expected a mapping of initialMs, maxMs, got a list [500,1000]" },
 
     // unknown keys
-    { name: "an unknown top-level key", yaml: "raftt:\n  port: 1\n", code: "UNKNOWN_SETTING", message: "raftt: unknown setting (pontoon.yaml); known: node, http, raft, cluster, snapshot, plugins, compat, auth, limits, log, kv" },
-    { name: "a section of a plugin not in plugins", yaml: "plugins: [kv]\nnaming: {}\n", code: "UNKNOWN_SETTING", message: "naming: unknown setting (pontoon.yaml); known: node, http, raft, cluster, snapshot, plugins, compat, auth, limits, log, kv; a plugin's section is allowed only when the plugin is in plugins" },
-    { name: "the kv section once kv is not listed", yaml: "plugins: [./mine/index.ts]\nkv: {}\n", code: "UNKNOWN_SETTING", message: "kv: unknown setting (pontoon.yaml); known: node, http, raft, cluster, snapshot, plugins, compat, auth, limits, log, mine" },
+    { name: "an unknown top-level key", yaml: "raftt:\n  port: 1\n", code: "UNKNOWN_SETTING", message: "raftt: unknown setting (pontoon.yaml); known: node, http, raft, cluster, snapshot, plugins, compat, auth, tls, limits, log, kv" },
+    { name: "a section of a plugin not in plugins", yaml: "plugins: [kv]\nnaming: {}\n", code: "UNKNOWN_SETTING", message: "naming: unknown setting (pontoon.yaml); known: node, http, raft, cluster, snapshot, plugins, compat, auth, tls, limits, log, kv; a plugin's section is allowed only when the plugin is in plugins" },
+    { name: "the kv section once kv is not listed", yaml: "plugins: [./mine/index.ts]\nkv: {}\n", code: "UNKNOWN_SETTING", message: "kv: unknown setting (pontoon.yaml); known: node, http, raft, cluster, snapshot, plugins, compat, auth, tls, limits, log, mine" },
     { name: "a token's hash that is not 64 hex digits", yaml: "auth:\n  token: cluster-token\n  tokens:\n    - { name: ci, sha256: abc, role: read }\n", code: "BAD_SETTING", message: "auth.tokens[0].sha256: expected the token's SHA-256" },
     { name: "a token's unknown role", yaml: "auth:\n  token: cluster-token\n  tokens:\n    - { name: ci, sha256: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa, role: root }\n", code: "BAD_SETTING", message: "role: expected one of read, write, admin" },
     { name: "tokens without the cluster token", yaml: "auth:\n  tokens:\n    - { name: ci, sha256: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa, role: read }\n", code: "CONFLICTING_SETTINGS", message: "auth.tokens needs auth.token as well" },
     { name: "two tokens with one name", yaml: "auth:\n  token: cluster-token\n  tokens:\n    - { name: ci, sha256: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa, role: read }\n    - { name: ci, sha256: bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb, role: read }\n", code: "CONFLICTING_SETTINGS", message: "auth.tokens[1].name: \"ci\" is used by an earlier token" },
     { name: "a short join secret", yaml: "auth:\n  joinSecret: short\n", code: "BAD_SETTING", message: "auth.joinSecret: expected at least 16" },
+    { name: "a certificate without its key", yaml: "tls:\n  cert: node.pem\n", code: "CONFLICTING_SETTINGS", message: "tls.cert is set but tls.key is not" },
+    { name: "mutual TLS without a CA", yaml: "tls:\n  cert: node.pem\n  key: node.key\n  mutual: true\n", code: "CONFLICTING_SETTINGS", message: "tls.mutual needs tls.cert, tls.key and tls.ca" },
     { name: "a misspelt setting in a section", yaml: "raft:\n  prot: 1112\n", code: "UNKNOWN_SETTING", message: "raft.prot: unknown setting; known here: host, port, advertise, tickMs, electionTicks, heartbeatTicks (pontoon.yaml)" },
     { name: "a misspelt setting in a peer", yaml: "cluster:\n  peers:\n    - { id: node1, raft: 127.0.0.1:1111, htpp: 127.0.0.1:2221 }\n", code: "UNKNOWN_SETTING", message: "cluster.peers[0].htpp: unknown setting; known here: id, raft, http" },
     { name: "a misspelt nested setting", yaml: "cluster:\n  joinRetry: { maxMS: 5 }\n", code: "UNKNOWN_SETTING", message: "cluster.joinRetry.maxMS: unknown setting; known here: initialMs, maxMs" },
@@ -228,6 +230,7 @@ log:
       compat: { consul: { port: 0 } },
       kv: { maxValueBytes: 2048 },
       auth: { token: "s3cret-token", joinSecret: "join-secret-0123456789", tokens: [] },
+      tls: { mutual: false },
       limits: { requestsPerSecond: 0, burst: 100, watchersPerClient: 1024 },
       log: { level: "debug", format: "json" },
     } as unknown as typeof config);
@@ -244,6 +247,7 @@ log:
       plugins: ["kv"],
       compat: { consul: { port: 0 } },
       auth: { tokens: [] },
+      tls: { mutual: false },
       limits: { requestsPerSecond: 0, burst: 100, watchersPerClient: 1024 },
       log: { level: "info", format: "text" },
     });

@@ -38,6 +38,13 @@ export interface ProcessNode {
 export class ProcessCluster {
   readonly nodes = new Map<string, ProcessNode>();
   readonly root = mkdtempSync(join(tmpdir(), "pontoon-e2e-"));
+  /** Set (the CA's PEM) for nodes that serve HTTPS (tls: in their YAML): URLs become https and the probes trust this CA. */
+  httpsCa: string | undefined;
+
+  /** fetch for this cluster's nodes: plain, or trusting httpsCa. */
+  fetch(url: string, init: RequestInit = {}): Promise<Response> {
+    return fetch(url, this.httpsCa ? ({ ...init, tls: { ca: this.httpsCa } } as RequestInit) : init);
+  }
 
   /** Declares a node (ports picked now) without starting it. */
   async define(id: string, env: Record<string, string> = {}): Promise<ProcessNode> {
@@ -51,7 +58,7 @@ export class ProcessCluster {
       env: { RAFT_NODE_ID: id, SERVER_PORT: String(httpPort), RAFT_PORT: String(raftPort), RAFT_VOL_DIR: dataDir, ...env },
       proc: null,
       output: [],
-      url: `http://127.0.0.1:${httpPort}`,
+      url: `${this.httpsCa ? "https" : "http"}://127.0.0.1:${httpPort}`,
     };
     this.nodes.set(id, node);
     return node;
@@ -72,7 +79,7 @@ export class ProcessCluster {
     void collect(proc.stderr as ReadableStream<Uint8Array>, node.output);
     await waitUntil(`${id} serving HTTP`, async () => {
       if (proc.exitCode !== null) throw new Error(`${id} exited with ${proc.exitCode}:\n${node.output.join("")}`);
-      return (await fetch(`${node.url}/v1/health`).then((r) => r.ok).catch(() => false)) || undefined;
+      return (await this.fetch(`${node.url}/v1/health`).then((r) => r.ok).catch(() => false)) || undefined;
     });
     return node;
   }
@@ -121,7 +128,7 @@ export class ProcessCluster {
   }
 
   async status(id: string): Promise<ClusterStatus> {
-    return (await (await fetch(`${this.node(id).url}/v1/cluster`)).json()) as ClusterStatus;
+    return (await (await this.fetch(`${this.node(id).url}/v1/cluster`)).json()) as ClusterStatus;
   }
 
   /** Waits until every running node agrees on one leader; returns its id. */
