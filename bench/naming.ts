@@ -58,12 +58,19 @@ async function registerAll(urls: string[]): Promise<number> {
   let next = 0;
   const worker = async () => {
     for (let i = next++; i < instances; i = next++) {
-      const response = await fetch(`${urls[i % urls.length]}/v1/naming/services/bench/instances/i${i}`, {
-        method: "PUT",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ address: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, port: 8080, tags: [i % 10 === 0 ? "v2" : "v1"], ttl: TTL, deregisterAfter: "1h" }),
-      });
-      if (!response.ok) throw new Error(`registering i${i}: ${response.status} ${await response.text()}`);
+      // A registration is idempotent: one refused or of unknown outcome during an election is sent again.
+      for (let attempt = 1; ; attempt++) {
+        const response = await fetch(`${urls[(i + attempt) % urls.length]}/v1/naming/services/bench/instances/i${i}`, {
+          method: "PUT",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ address: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, port: 8080, tags: [i % 10 === 0 ? "v2" : "v1"], ttl: TTL, deregisterAfter: "1h" }),
+        });
+        if (response.ok) break;
+        const text = await response.text();
+        if (response.status !== 503 && response.status !== 504) throw new Error(`registering i${i}: ${response.status} ${text}`);
+        if (attempt >= 20) throw new Error(`registering i${i}: still ${response.status} after ${attempt} attempts: ${text}`);
+        await Bun.sleep(100 * attempt);
+      }
     }
   };
   await Promise.all(Array.from({ length: 64 }, worker));
@@ -84,10 +91,11 @@ async function main(): Promise<void> {
     for (const id of ids) await cluster.define(id);
     const file = cluster.peersFile(ids, { before: "plugins: [kv, naming]\n" });
     for (const id of ids) await cluster.start(id, {}, ["--config", file]);
-    const leader = await cluster.leader();
     const urls = ids.map((id) => cluster.node(id).url);
+    await cluster.leader();
     const registered = await registerAll(urls);
     console.log(`registered ${fmt(instances)} instances at ${fmt(registered)}/s`);
+    const leader = await cluster.leader();
 
     let load!: { sent: number; ok: number; failed: number; perSecond: number; p50: number; p99: number; errors: Record<string, number> };
     const busy = await measure(cluster, ids, leader, async () => {
