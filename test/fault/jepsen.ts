@@ -2,20 +2,33 @@
 // inbound Raft traffic passes through proxies the run controls, concurrent
 // clients doing reads, writes, deletes and create-if-absent on a few keys
 // against random nodes with short deadlines, and a nemesis that kills and
-// restarts nodes (SIGKILL), pauses them (SIGSTOP/SIGCONT) or cuts their
-// inbound links. Afterwards every fault is healed and the run checks:
+// restarts nodes (SIGKILL), pauses them (SIGSTOP/SIGCONT), cuts their
+// inbound links, or moves their wall clocks (libfaketime: jumps of up to two
+// minutes either way, and strobing; Raft's timers run on the monotonic clock,
+// which is left alone). Half the faults pick the current leader. Afterwards
+// every fault is healed and the run checks:
 //   - each key's history is linearizable (test/fault/linearizability.ts),
 //     which also catches a lost acknowledged write;
 //   - every node holds the same keys and values (no divergence).
 //
-//   npm run jepsen -- [--time 300] [--nemesis kill|pause|partition|mixed] [--clients 6] [--keys 3] [--out history.json]
+//   npm run jepsen -- [--time 300] [--nemesis kill|pause|partition|clock|mixed] [--clients 6] [--keys 3] [--out history.json]
 
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { ProcessCluster, waitUntil } from "../e2e/process-cluster.ts";
 import { TcpProxy } from "../e2e/tcp-proxy.ts";
 import { checkLinearizable, type HistoryOp, type Value } from "./linearizability.ts";
 
-export type Nemesis = "kill" | "pause" | "partition" | "mixed";
+export type Nemesis = "kill" | "pause" | "partition" | "clock" | "mixed";
+export const NEMESES: readonly Nemesis[] = ["kill", "pause", "partition", "clock", "mixed"];
+
+/** Where Debian's faketime package puts the library (amd64, arm64). */
+const FAKETIME_LIBRARIES = ["/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1", "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1", "/usr/lib/faketime/libfaketime.so.1"];
+
+/** libfaketime's path, or null when it is not installed (`apt-get install faketime`). */
+export function faketimeLibrary(): string | null {
+  return FAKETIME_LIBRARIES.find((path) => existsSync(path)) ?? null;
+}
 
 export interface JepsenOptions {
   seconds: number;
@@ -48,9 +61,17 @@ export async function runJepsen(o: JepsenOptions): Promise<JepsenResult> {
   const cluster = new ProcessCluster();
   const proxies = new Map<string, TcpProxy>();
   const paused = new Set<string>();
+  const faketime = faketimeLibrary();
+  if (o.nemesis === "clock" && !faketime) throw new Error("the clock nemesis needs libfaketime: apt-get install faketime");
+  // Each node reads its wall clock's offset from its own file, re-read every second.
+  const clockFile = (id: string) => join(cluster.root, `${id}.faketime`);
+  const clockEnv = (id: string): Record<string, string> =>
+    faketime ? { LD_PRELOAD: faketime, FAKETIME_TIMESTAMP_FILE: clockFile(id), FAKETIME_CACHE_DURATION: "1", FAKETIME_DONT_FAKE_MONOTONIC: "1" } : {};
+  const setClock = (id: string, offset: string) => writeFileSync(clockFile(id), `${offset}\n`);
   try {
     for (const id of ids) {
-      const node = await cluster.define(id);
+      if (faketime) setClock(id, "+0");
+      const node = await cluster.define(id, clockEnv(id));
       const proxy = new TcpProxy({ host: "127.0.0.1", port: node.raftPort });
       proxy.start();
       proxies.set(id, proxy);
@@ -119,8 +140,11 @@ export async function runJepsen(o: JepsenOptions): Promise<JepsenResult> {
     const nemesis = async (): Promise<void> => {
       while (now() < deadline - 2_000) {
         await Bun.sleep(1_000 + Math.random() * 1_500);
-        const kind = o.nemesis === "mixed" ? (["kill", "pause", "partition"] as const)[Math.floor(Math.random() * 3)]! : o.nemesis;
-        const id = ids[Math.floor(Math.random() * ids.length)]!;
+        const kinds = faketime ? (["kill", "pause", "partition", "clock"] as const) : (["kill", "pause", "partition"] as const);
+        const kind = o.nemesis === "mixed" ? kinds[Math.floor(Math.random() * kinds.length)]! : o.nemesis;
+        // Half the faults go to the leader, where they matter most.
+        const leader = Math.random() < 0.5 ? await cluster.leader(undefined, 2_000).catch(() => null) : null;
+        const id = leader ?? ids[Math.floor(Math.random() * ids.length)]!;
         const hold = 800 + Math.random() * 1_500;
         faults.push(`${kind} ${id} for ${Math.round(hold)} ms`);
         log(`nemesis: ${faults.at(-1)}`);
@@ -134,6 +158,17 @@ export async function runJepsen(o: JepsenOptions): Promise<JepsenResult> {
           await Bun.sleep(hold);
           cluster.node(id).proc!.kill("SIGCONT");
           paused.delete(id);
+        } else if (kind === "clock") {
+          // A jump, or a strobe between two offsets.
+          const jump = () => `${Math.random() < 0.5 ? "-" : "+"}${Math.round(5 + Math.random() * 115)}s`;
+          const offsets = Math.random() < 0.5 ? [jump()] : [jump(), jump(), jump(), jump()];
+          faults[faults.length - 1] += ` (${offsets.join(", ")})`;
+          log(`  wall clock of ${id}: ${offsets.join(", then ")}`);
+          for (const offset of offsets) {
+            setClock(id, offset);
+            await Bun.sleep(hold / offsets.length);
+          }
+          setClock(id, "+0");
         } else {
           proxies.get(id)!.partition();
           await Bun.sleep(hold);
@@ -179,6 +214,7 @@ export async function runJepsen(o: JepsenOptions): Promise<JepsenResult> {
     };
   } finally {
     for (const id of paused) cluster.node(id).proc?.kill("SIGCONT");
+    if (faketime) for (const id of ids) setClock(id, "+0");
     for (const proxy of proxies.values()) proxy.stop();
     await cluster.shutdown();
   }
@@ -206,8 +242,8 @@ if (import.meta.main) {
   const args = process.argv.slice(2);
   const option = (name: string) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : undefined);
   const nemesis = (option("nemesis") ?? "mixed") as Nemesis;
-  if (!["kill", "pause", "partition", "mixed"].includes(nemesis)) {
-    console.error(`--nemesis must be kill, pause, partition or mixed, got ${nemesis}`);
+  if (!NEMESES.includes(nemesis)) {
+    console.error(`--nemesis must be ${NEMESES.join(", ")}, got ${nemesis}`);
     process.exit(2);
   }
   const result = await runJepsen({ seconds: Number(option("time") ?? 60), nemesis, clients: Number(option("clients") ?? 6), keys: Number(option("keys") ?? 3), log: console.log });
