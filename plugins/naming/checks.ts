@@ -6,7 +6,7 @@
 
 import type { CheckSpec, HealthStatus, NamingRuntime } from "./commands.ts";
 import { instanceKey, type LeaderMemory } from "./heartbeats.ts";
-import { checkRows } from "./store.ts";
+import { catalogIndex, checkRows } from "./store.ts";
 
 export interface CheckResult {
   status: HealthStatus;
@@ -25,7 +25,12 @@ const MAX_IN_FLIGHT = 256;
 
 /** Starts the checks that are due and returns the results that differ from the replicated status. */
 export function dueCheckChanges(plugin: NamingRuntime, memory: LeaderMemory, now: number): CheckChange[] {
-  const rows = plugin.peek(checkRows);
+  // Check rows change only with the catalog index (see sweep.ts): no query per sweep while nothing changes.
+  const rows = plugin.peek((db) => {
+    const at = catalogIndex(db);
+    if (memory.checkRows?.at !== at) memory.checkRows = { at, rows: checkRows(db) };
+    return memory.checkRows.rows;
+  });
   const changes: CheckChange[] = [];
   const live = new Set<string>();
   for (const row of rows) {

@@ -10,7 +10,7 @@
 // healthy instance; the price is that a dead one is noticed up to one TTL late.
 
 import type { CheckResult } from "./checks.ts";
-import type { TtlRow } from "./store.ts";
+import type { CheckRow, TtlRow } from "./store.ts";
 
 export const instanceKey = (service: string, id: string): string => `${service}\u0000${id}`;
 
@@ -27,6 +27,7 @@ export class LeaderMemory {
   recovering = false;
   /** The TTL rows as of a catalog index (see sweep.ts). */
   ttlRows: { at: number; rows: TtlRow[] } | undefined;
+  checkRows: { at: number; rows: CheckRow[] } | undefined;
   /** performance.now() of the last sweep, to notice a gap: a new term, or a stall in which heartbeats went unheard. */
   private lastSweep = Number.NEGATIVE_INFINITY;
 

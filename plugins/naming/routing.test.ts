@@ -29,7 +29,7 @@ const shares = (list: ReturnType<typeof candidates>) => Object.fromEntries(list.
 const canary = { subsets: [{ name: "stable", meta: { version: "v1" }, weight: 90 }, { name: "canary", meta: { version: "v2" }, weight: 10 }] };
 
 describe("candidates", () => {
-  const cases = [
+  const cases: { name: string; healthy: Instance[]; rules: Parameters<typeof candidates>[1]; expect: Record<string, number> }[] = [
     { name: "no rules: every instance by its weight", healthy: [instance("a", 1), instance("b", 3)], rules: null, expect: { "default/a": 0.25, "default/b": 0.75 } },
     { name: "weight 0 gets nothing", healthy: [instance("a", 1), instance("b", 0)], rules: null, expect: { "default/a": 1 } },
     {
