@@ -15,6 +15,8 @@ import { labelRoute } from "./request-context.ts";
 import type { Metrics } from "./metrics.ts";
 import { openApiDocument } from "./openapi.ts";
 import { headAsGet } from "./head.ts";
+import { clusterEventsRoutes } from "../ui/cluster-events.ts";
+import { consoleRoutes } from "../ui/routes.ts";
 
 export interface ApiDeps {
   node: ClusterNode;
@@ -66,9 +68,10 @@ export function createApi(deps: ApiDeps) {
         return errorResponse(toApiError(error, request.method !== "GET"));
       }
     })
-    .get("/", ({ redirect }) => redirect("/v1/cluster"))
+    .get("/", ({ redirect }) => redirect("/ui/"))
     .get("/metrics", () => new Response(deps.metrics.render(deps.node), { headers: { "content-type": "text/plain; version=0.0.4" } }), { detail: { summary: "Prometheus metrics" } })
-    .use(clusterRoutes({ node: deps.node, proposer: deps.proposer, host: deps.host, plugins: pluginNames, timeoutMs: deps.timeoutMs }));
+    .use(clusterRoutes({ node: deps.node, proposer: deps.proposer, host: deps.host, plugins: pluginNames, timeoutMs: deps.timeoutMs }))
+    .use(clusterEventsRoutes({ node: deps.node, proposer: deps.proposer, ...(deps.locator.peerHttp ? { peers: deps.locator.peerHttp } : {}) }));
   for (const plugin of deps.plugins) {
     const runtime = pluginRuntime(plugin.definition.name, deps.host, deps.proposer);
     const routes = plugin.definition.routes?.(runtime);
@@ -80,5 +83,6 @@ export function createApi(deps: ApiDeps) {
     }
   }
   const document = openApiDocument(app, { title: "Pontoon", version: deps.version });
-  return app.get("/openapi", () => document, { detail: { summary: "This API as an OpenAPI 3.1 document" } });
+  // The console's files come after the document: they are not part of the API.
+  return app.get("/openapi", () => document, { detail: { summary: "This API as an OpenAPI 3.1 document" } }).use(consoleRoutes());
 }
