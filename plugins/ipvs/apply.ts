@@ -5,7 +5,7 @@
 import { PluginError, type ApplyContext } from "../../src/fsm/sdk.ts";
 import type { ImportedService, IpvsConfig, IpvsResults } from "./commands.ts";
 import { editServer, editService, normalizeServer, normalizeService, parseServiceId, type RealServer, type ServerChanges, type ServerSpec, type ServiceChanges, type ServiceSpec } from "./model.ts";
-import { clearTable, deleteServer, deleteService, getServer, getService, putServer, putService, touchService, type ServiceEntry } from "./store.ts";
+import { clearTable, deleteServer, deleteService, getServer, getService, putServer, putService, setHealthy, touchService, type ServiceEntry } from "./store.ts";
 import { parseAddress } from "./address.ts";
 
 type Ctx = ApplyContext<IpvsConfig>;
@@ -82,6 +82,8 @@ export const applyIpvs = {
     const service = existing(ctx, args.serviceId);
     const current = existingServer(ctx, service, args.address, args.port);
     putServer(ctx.db, service.id, editServer(service, current, args.changes));
+    // Without a check there is nothing to say it is down.
+    if (args.changes.check === null) setHealthy(ctx.db, service.id, current.address, current.port, true);
     touchService(ctx.db, service.id, ctx.index);
     ctx.emit({ op: "editServer", serviceId: service.id } satisfies IpvsEvent);
     return { index: ctx.index, service: getService(ctx.db, service.id)! };
@@ -98,6 +100,18 @@ export const applyIpvs = {
     const deleted = clearTable(ctx.db);
     ctx.emit({ op: "clear" } satisfies IpvsEvent);
     return { index: ctx.index, deleted };
+  },
+  setHealth: (ctx: Ctx, args: { changes: { serviceId: string; address: string; port: number; healthy: boolean }[] }): IpvsResults["setHealth"] => {
+    let changed = 0;
+    for (const c of args.changes) {
+      // Decided again here: the server may have been deleted, or its check removed, since the leader looked.
+      if (!getServer(ctx.db, c.serviceId, c.address, c.port)?.check) continue;
+      if (!setHealthy(ctx.db, c.serviceId, c.address, c.port, c.healthy)) continue;
+      touchService(ctx.db, c.serviceId, ctx.index);
+      ctx.emit({ op: "setHealth", serviceId: c.serviceId } satisfies IpvsEvent);
+      changed++;
+    }
+    return { index: ctx.index, changed };
   },
   /** One command, so one transaction: an error anywhere rolls back every row it wrote, the clear included. */
   import: (ctx: Ctx, args: { replace: boolean; services: ImportedService[] }): IpvsResults["import"] => {

@@ -38,6 +38,8 @@ export const ipvsCommands = {
   deleteServer: Type.Object(serverKey),
   /** ipvsadm -C. */
   clear: Type.Object({}),
+  /** Health checks' verdicts that changed, proposed by the leader; a server gone since, or without a check, is skipped. */
+  setHealth: Type.Object({ changes: Type.Array(Type.Object({ ...serverKey, healthy: Type.Boolean() }), { minItems: 1, maxItems: 10_000 }) }),
   /** A whole table at once (ipvsadm-restore): every service and server, or none. `replace` clears the table first. */
   import: Type.Object({ replace: Type.Boolean(), services: Type.Array(importedService, { maxItems: 10_000 }) }),
 };
@@ -50,6 +52,7 @@ export interface IpvsResults {
   editServer: { index: number; service: ServiceEntry };
   deleteServer: { index: number; service: ServiceEntry };
   clear: { index: number; deleted: number };
+  setHealth: { index: number; changed: number };
   import: { index: number; services: number; servers: number };
 }
 

@@ -5,6 +5,7 @@
 import { definePlugin } from "../../src/fsm/sdk.ts";
 import { applyIpvs } from "./apply.ts";
 import { ipvsCommands, ipvsConfig } from "./commands.ts";
+import { HEALTH_TICK_MS, runHealthChecks } from "./health.ts";
 import { startReconciler } from "./reconciler.ts";
 import { ipvsRoutes } from "./routes.ts";
 import { migrations } from "./store.ts";
@@ -20,4 +21,6 @@ export default definePlugin({
   // The status is this node's own, so a follower answers it instead of forwarding to the leader.
   localRoutes: ["/v1/ipvs/status"],
   nodeService: startReconciler,
+  // Health checks: only the leader probes, and replicates a verdict only when it changes.
+  leaderTask: { everyMs: HEALTH_TICK_MS, run: runHealthChecks },
 });

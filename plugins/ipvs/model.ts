@@ -52,11 +52,30 @@ export type ServiceSpec = Static<typeof serviceSpec>;
 export const serviceChanges = Type.Object(scheduleSettings, { additionalProperties: false });
 export type ServiceChanges = Static<typeof serviceChanges>;
 
+/** A real-server health check, as keepalived and the original ipvs-manager run them; only the leader runs it. */
+export const healthCheck = Type.Object(
+  {
+    type: literals(["tcp", "http"] as const, "tcp: the port accepts a connection; http: a GET answers the status (and body pattern)"),
+    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: "port to check; default the real server's" })),
+    path: Type.Optional(Type.String({ pattern: "^/", maxLength: 1024, description: "http: the path to GET (default /)" })),
+    status: Type.Optional(Type.Integer({ minimum: 100, maximum: 599, description: "http: the status that counts as healthy (default 200)" })),
+    body: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: "http: a regular expression the body must match" })),
+    intervalMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 3_600_000, description: "time between checks (default 5000)" })),
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 50, maximum: 60_000, description: "a check slower than this fails (default 2000; at most intervalMs)" })),
+    fall: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: "failures in a row that take the server out (weight 0); default 2" })),
+    rise: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: "successes in a row that bring it back; default 1" })),
+  },
+  { additionalProperties: false },
+);
+export type HealthCheckSpec = Static<typeof healthCheck>;
+export type HealthCheck = Required<Omit<HealthCheckSpec, "port" | "path" | "status" | "body">> & { port: number; path: string | null; status: number | null; body: string | null };
+
 const serverSettings = {
   weight: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_WEIGHT, description: "weight (ipvsadm -w); default 1" })),
   forwarding: Type.Optional(literals(FORWARDING, "masq (NAT, -m), route (direct routing, -g; the default) or tunnel (IPIP, -i)")),
   upperThreshold: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_THRESHOLD, description: "upper connection threshold (ipvsadm -x); 0: none" })),
   lowerThreshold: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_THRESHOLD, description: "lower connection threshold (ipvsadm -y); 0: none" })),
+  check: Type.Optional(Type.Union([healthCheck, Type.Null()], { description: "health check; while it fails the kernel gets weight 0 (the configured weight is kept); null: none" })),
 };
 
 /** A real server as a client gives it. */
@@ -99,6 +118,7 @@ export interface RealServer {
   forwarding: Forwarding;
   upperThreshold: number;
   lowerThreshold: number;
+  check: HealthCheck | null;
 }
 
 const bad = (code: string, field: string, message: string) => new PluginError(code, `${field}: ${message}`, 400, { field });
@@ -246,7 +266,9 @@ export function normalizeServer(service: Service, spec: ServerSpec): RealServer 
     forwarding: spec.forwarding ?? "route",
     upperThreshold: spec.upperThreshold ?? 0,
     lowerThreshold: spec.lowerThreshold ?? 0,
+    check: null,
   };
+  if (spec.check) server.check = normalizeCheck(server, spec.check);
   return checkServer(service, server);
 }
 
@@ -257,7 +279,37 @@ export function editServer(service: Service, current: RealServer, changes: Serve
   if (changes.forwarding !== undefined) next.forwarding = changes.forwarding;
   if (changes.upperThreshold !== undefined) next.upperThreshold = changes.upperThreshold;
   if (changes.lowerThreshold !== undefined) next.lowerThreshold = changes.lowerThreshold;
+  if (changes.check !== undefined) next.check = changes.check === null ? null : normalizeCheck(next, changes.check);
   return checkServer(service, next);
+}
+
+/** A check with its defaults filled in, checked against the server it is for. */
+function normalizeCheck(server: RealServer, spec: HealthCheckSpec): HealthCheck {
+  const port = spec.port ?? server.port;
+  if (port === 0) throw bad("INVALID_CHECK", "check.port", "the real server's port is 0 (a firewall-mark service): name the port to check");
+  if (spec.type === "tcp") {
+    for (const field of ["path", "status", "body"] as const) if (spec[field] !== undefined) throw bad("INVALID_CHECK", `check.${field}`, `${field} is for http checks, not tcp`);
+  }
+  if (spec.body !== undefined) {
+    try {
+      new RegExp(spec.body);
+    } catch (error) {
+      throw bad("INVALID_CHECK", "check.body", `not a regular expression: ${(error as Error).message}`);
+    }
+  }
+  const check: HealthCheck = {
+    type: spec.type,
+    port,
+    path: spec.type === "http" ? (spec.path ?? "/") : null,
+    status: spec.type === "http" ? (spec.status ?? 200) : null,
+    body: spec.body ?? null,
+    intervalMs: spec.intervalMs ?? 5000,
+    timeoutMs: spec.timeoutMs ?? Math.min(2000, spec.intervalMs ?? 5000),
+    fall: spec.fall ?? 2,
+    rise: spec.rise ?? 1,
+  };
+  if (check.timeoutMs > check.intervalMs) throw bad("INVALID_CHECK", "check.timeoutMs", `the timeout (${check.timeoutMs} ms) is longer than the interval (${check.intervalMs} ms)`);
+  return check;
 }
 
 function checkServer(service: Service, s: RealServer): RealServer {

@@ -9,7 +9,7 @@ import type { Database, NodeService, NodeServiceContext } from "../../src/fsm/sd
 import type { IpvsRuntime } from "./commands.ts";
 import { planCommands, type KernelTable } from "./diff.ts";
 import { KernelError, ipvsadm, readKernelTable } from "./kernel.ts";
-import { listServices } from "./store.ts";
+import { effectiveWeight, listServices } from "./store.ts";
 
 export type ReconcileMode = "off" | "apply" | "dry-run";
 
@@ -40,9 +40,9 @@ export function reconcilerStatus(runtime: IpvsRuntime, nodeId = "unknown"): Reco
   return running.get(runtime)?.status() ?? { node: nodeId, mode: "off", lastAppliedIndex: null, lastRunAt: null, lastCommands: [], lastError: null };
 }
 
-/** The table as this node's kernel should hold it. */
+/** The table as this node's kernel should hold it: a server whose health check fails gets weight 0. */
 export function desiredTable(db: Database): KernelTable[] {
-  return listServices(db).map((service) => ({ service, servers: service.servers.map((server) => ({ server, weight: server.weight })) }));
+  return listServices(db).map((service) => ({ service, servers: service.servers.map((server) => ({ server, weight: effectiveWeight(server) })) }));
 }
 
 export function startReconciler(runtime: IpvsRuntime, node: NodeServiceContext): NodeService {

@@ -19,14 +19,24 @@ export const migrations = [
      spec TEXT NOT NULL,
      PRIMARY KEY (service_id, address, port)
    ) WITHOUT ROWID`,
+  // Set by the leader's health checks (setHealth), apart from the configured spec, so an edit keeps it.
+  "ALTER TABLE ipvs_servers ADD COLUMN down INTEGER NOT NULL DEFAULT 0",
 ];
+
+/** A real server as reads answer it: whether its health check passes (always true without one). */
+export interface ServerEntry extends RealServer {
+  healthy: boolean;
+}
 
 /** A service with its real servers, as reads answer it. */
 export interface ServiceEntry extends Service {
   createIndex: number;
   modifyIndex: number;
-  servers: RealServer[];
+  servers: ServerEntry[];
 }
+
+/** The weight the kernel gets: 0 while the server's health check fails, the configured weight otherwise. */
+export const effectiveWeight = (server: ServerEntry): number => (server.healthy ? server.weight : 0);
 
 type ServiceRow = { spec: string; create_index: number; modify_index: number };
 
@@ -44,11 +54,11 @@ function entryOf(db: Database, row: ServiceRow): ServiceEntry {
   return { ...service, createIndex: row.create_index, modifyIndex: row.modify_index, servers: listServers(db, service.id) };
 }
 
-export function listServers(db: Database, serviceId: string): RealServer[] {
+export function listServers(db: Database, serviceId: string): ServerEntry[] {
   return db
-    .query<{ spec: string }, [string]>("SELECT spec FROM ipvs_servers WHERE service_id = ? ORDER BY address, port")
+    .query<{ spec: string; down: number }, [string]>("SELECT spec, down FROM ipvs_servers WHERE service_id = ? ORDER BY address, port")
     .all(serviceId)
-    .map((r) => JSON.parse(r.spec) as RealServer);
+    .map((r) => ({ ...(JSON.parse(r.spec) as RealServer), healthy: r.down === 0 }));
 }
 
 export function getServer(db: Database, serviceId: string, address: string, port: number): RealServer | null {
@@ -82,6 +92,11 @@ export function putServer(db: Database, serviceId: string, server: RealServer): 
     server.port,
     JSON.stringify(server),
   );
+}
+
+/** Records a health check's verdict; false when the server is gone or already so. */
+export function setHealthy(db: Database, serviceId: string, address: string, port: number, healthy: boolean): boolean {
+  return db.query("UPDATE ipvs_servers SET down = ?4 WHERE service_id = ?1 AND address = ?2 AND port = ?3 AND down != ?4").run(serviceId, address, port, healthy ? 0 : 1).changes > 0;
 }
 
 export function deleteServer(db: Database, serviceId: string, address: string, port: number): void {

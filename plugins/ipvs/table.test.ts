@@ -10,6 +10,7 @@ import { PluginHost, type CommandOutcome } from "../../src/fsm/plugin-host.ts";
 import ipvs from "./index.ts";
 import { listServices } from "./store.ts";
 import { formatSave } from "./save-format.ts";
+import { desiredTable } from "./reconciler.ts";
 
 let dir: string;
 let host: PluginHost;
@@ -119,7 +120,7 @@ describe("real servers (ipvsadm -a, -e, -d)", () => {
 
   it("adds with ipvsadm's defaults: the service's port, weight 1, direct routing", () => {
     const { service } = ok("addServer", { serviceId: id, server: { address: "10.0.0.2" } });
-    expect(service.servers).toEqual([{ address: "10.0.0.2", port: 80, weight: 1, forwarding: "route", upperThreshold: 0, lowerThreshold: 0 }]);
+    expect(service.servers).toEqual([{ address: "10.0.0.2", port: 80, weight: 1, forwarding: "route", upperThreshold: 0, lowerThreshold: 0, check: null, healthy: true }]);
     expect(service.modifyIndex).toBe(2);
   });
 
@@ -145,6 +146,66 @@ describe("real servers (ipvsadm -a, -e, -d)", () => {
     expect(fails("editServer", { serviceId: id, address: "10.0.0.3", port: 80, changes: { weight: 1 } })).toMatchObject({ status: 404, code: "SERVER_NOT_FOUND" });
     expect(ok("deleteServer", { serviceId: id, address: "10.0.0.2", port: 80 }).service.servers).toEqual([]);
     expect(fails("deleteServer", { serviceId: id, address: "10.0.0.2", port: 80 })).toMatchObject({ status: 404, code: "SERVER_NOT_FOUND" });
+  });
+});
+
+describe("health (setHealth, proposed by the leader's checks)", () => {
+  const id = "tcp/10.0.0.1/80";
+  const check = { type: "http", path: "/health", body: "ok|fine", intervalMs: 1000 };
+  beforeEach(() => {
+    ok("addService", { service: { ...web, scheduler: "wrr" } });
+    ok("addServer", { serviceId: id, server: { address: "10.0.0.2", weight: 5, check } });
+    ok("addServer", { serviceId: id, server: { address: "10.0.0.3", weight: 2 } });
+  });
+  /** Each server: address, configured weight, healthy, the weight the kernel gets. */
+  const servers = () => {
+    const healthy = listServices(host.database)[0]!.servers.map((s) => s.healthy);
+    return desiredTable(host.database)[0]!.servers.map((s, i) => [s.server.address, s.server.weight, healthy[i], s.weight]);
+  };
+
+  it("fills a check's defaults", () => {
+    expect(listServices(host.database)[0]!.servers[0]!.check).toEqual({ type: "http", port: 80, path: "/health", status: 200, body: "ok|fine", intervalMs: 1000, timeoutMs: 1000, fall: 2, rise: 1 });
+  });
+
+  it("a failing server's kernel weight is 0 and its configured weight is kept; it comes back when it recovers", () => {
+    expect(ok("setHealth", { changes: [{ serviceId: id, address: "10.0.0.2", port: 80, healthy: false }] }).changed).toBe(1);
+    expect(servers()).toEqual([["10.0.0.2", 5, false, 0], ["10.0.0.3", 2, true, 2]]);
+    // An edit of the weight meanwhile is kept for when it recovers.
+    ok("editServer", { serviceId: id, address: "10.0.0.2", port: 80, changes: { weight: 7 } });
+    expect(servers()[0]).toEqual(["10.0.0.2", 7, false, 0]);
+    ok("setHealth", { changes: [{ serviceId: id, address: "10.0.0.2", port: 80, healthy: true }] });
+    expect(servers()[0]).toEqual(["10.0.0.2", 7, true, 7]);
+  });
+
+  it("skips a server without a check or gone since the leader looked; removing a check brings the server back", () => {
+    const outcome = ok("setHealth", {
+      changes: [
+        { serviceId: id, address: "10.0.0.3", port: 80, healthy: false },
+        { serviceId: id, address: "10.0.0.9", port: 80, healthy: false },
+        { serviceId: id, address: "10.0.0.2", port: 80, healthy: false },
+      ],
+    });
+    expect(outcome.changed).toBe(1);
+    ok("editServer", { serviceId: id, address: "10.0.0.2", port: 80, changes: { check: null } });
+    expect(servers()[0]).toEqual(["10.0.0.2", 5, true, 5]);
+  });
+
+  const bad: [string, unknown, string][] = [
+    ["a body pattern that is not a regular expression", { type: "http", body: "(" }, "check.body"],
+    ["an http setting on a tcp check", { type: "tcp", path: "/x" }, "check.path"],
+    ["a timeout longer than the interval", { type: "tcp", intervalMs: 500, timeoutMs: 1000 }, "check.timeoutMs"],
+  ];
+  for (const [what, badCheck, field] of bad) {
+    it(`refuses ${what} with a 400 naming ${field}`, () => {
+      const e = fails("addServer", { serviceId: id, server: { address: "10.0.0.4", check: badCheck } });
+      expect([e.status, e.details?.field]).toEqual([400, field]);
+    });
+  }
+
+  it("a firewall-mark server (port 0) names the port to check", () => {
+    ok("addService", { service: { fwmark: 3 } });
+    expect(fails("addServer", { serviceId: "fwmark/3", server: { address: "10.0.0.4", check: { type: "tcp" } } }).details?.field).toBe("check.port");
+    ok("addServer", { serviceId: "fwmark/3", server: { address: "10.0.0.4", check: { type: "tcp", port: 22 } } });
   });
 });
 
