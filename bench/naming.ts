@@ -11,6 +11,7 @@
 //   bun bench/naming.ts [--instances 10000] [--period-ms 10000] [--seconds 30] [--no-write]
 
 import { readFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { resolve } from "node:path";
 import { ProcessCluster } from "../test/e2e/process-cluster.ts";
 import { machine, writeSection } from "./benchmarks-file.ts";
@@ -85,6 +86,7 @@ async function passing(url: string): Promise<{ instances: number; passing: numbe
 const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 async function main(): Promise<void> {
+  const loadAtStart = loadavg()[0]!.toFixed(1);
   const cluster = new ProcessCluster();
   try {
     const ids = ["n1", "n2", "n3"];
@@ -120,7 +122,7 @@ async function main(): Promise<void> {
     const section = [
       `## Naming heartbeats: ${fmt(instances)} instances renewing every ${periodMs / 1000} s on a 3-node cluster (\`npm run bench:naming\`)`,
       "",
-      `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}; three node processes on loopback, the heartbeat sender a fourth process on the same cores.`,
+      `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}; three node processes on loopback, the heartbeat sender a fourth process on the same cores; load average ${loadAtStart} when the run began (other work shared the machine).`,
       `${fmt(instances)} instances of one service, TTL ${TTL}; each sends \`PUT /v1/naming/heartbeat/<service>/<id>\` once per ${periodMs / 1000} s at its own offset, to the three nodes in turn (two thirds through a follower, which forwards it to the leader over HTTP), for ${seconds} s.`,
       "A heartbeat only updates the leader's memory; health changes alone are replicated. Registration went at 64 concurrent clients.",
       "",
