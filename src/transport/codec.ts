@@ -207,6 +207,26 @@ export function isKnownKind(kind: number): boolean {
 
 const ENTRY_TYPES: ReadonlySet<number> = new Set([0, 1, 2]);
 
+/**
+ * A term, index, offset, sequence number or id: a non-negative safe integer.
+ * A float64 can also carry NaN, infinities, negatives, fractions and integers
+ * too big to count by one, and a core that adopted one (a term of Infinity,
+ * an index of NaN) would be wedged for good: such a frame is refused like any
+ * other malformed one, naming the field.
+ */
+function counter(r: ByteReader, what: string): number {
+  const v = r.f64(what);
+  if (!Number.isSafeInteger(v) || v < 0) throw new FrameError("BAD_PAYLOAD", `${what} is ${v}; it must be an integer from 0 to 2^53-1`);
+  return v;
+}
+
+/** A duration in ms: finite and not negative (a fraction is fine). */
+function duration(r: ByteReader, what: string): number {
+  const v = r.f64(what);
+  if (!Number.isFinite(v) || v < 0) throw new FrameError("BAD_PAYLOAD", `${what} is ${v}; it must be a finite, non-negative number of ms`);
+  return v;
+}
+
 function readEntries(r: ByteReader): Entry[] {
   const count = r.u32("entry count");
   // Every entry needs at least ENTRY_FIXED bytes; checking first stops a
@@ -216,8 +236,8 @@ function readEntries(r: ByteReader): Entry[] {
   }
   const entries: Entry[] = [];
   for (let i = 0; i < count; i++) {
-    const index = r.f64("entry index");
-    const term = r.f64("entry term");
+    const index = counter(r, "entry index");
+    const term = counter(r, "entry term");
     const type = r.u8("entry type");
     if (!ENTRY_TYPES.has(type)) throw new FrameError("BAD_PAYLOAD", `entry ${index} has unknown type ${type}`);
     entries.push({ index, term, type: type as EntryType, data: r.blob("entry data") });
@@ -237,9 +257,9 @@ function isConfiguration(v: unknown): v is Configuration {
 }
 
 function readMeta(r: ByteReader): SnapshotMeta {
-  const index = r.f64("snapshot index");
-  const term = r.f64("snapshot term");
-  const configurationIndex = r.f64("snapshot configuration index");
+  const index = counter(r, "snapshot index");
+  const term = counter(r, "snapshot term");
+  const configurationIndex = counter(r, "snapshot configuration index");
   const json = r.string("snapshot configuration");
   let configuration: unknown;
   try {
@@ -260,7 +280,7 @@ export function decodePayload(kind: number, bytes: Uint8Array, start: number, en
   const r = new ByteReader(bytes, start, end);
   const from = r.string("from");
   const to = r.string("to");
-  const term = r.f64("term");
+  const term = counter(r, "term");
   let frame: Frame;
   switch (kind) {
     case FrameKind.hello:
@@ -270,8 +290,8 @@ export function decodePayload(kind: number, bytes: Uint8Array, start: number, en
       frame = {
         type: "vote", from, to, term,
         preVote: r.bool("preVote"),
-        lastLogIndex: r.f64("lastLogIndex"),
-        lastLogTerm: r.f64("lastLogTerm"),
+        lastLogIndex: counter(r, "lastLogIndex"),
+        lastLogTerm: counter(r, "lastLogTerm"),
         transfer: r.bool("transfer"),
       };
       break;
@@ -281,10 +301,10 @@ export function decodePayload(kind: number, bytes: Uint8Array, start: number, en
     case FrameKind.append:
       frame = {
         type: "append", from, to, term,
-        prevIndex: r.f64("prevIndex"),
-        prevTerm: r.f64("prevTerm"),
-        commit: r.f64("commit"),
-        seq: r.f64("seq"),
+        prevIndex: counter(r, "prevIndex"),
+        prevTerm: counter(r, "prevTerm"),
+        commit: counter(r, "commit"),
+        seq: counter(r, "seq"),
         entries: readEntries(r),
       };
       break;
@@ -292,25 +312,25 @@ export function decodePayload(kind: number, bytes: Uint8Array, start: number, en
       frame = {
         type: "appendResp", from, to, term,
         success: r.bool("success"),
-        matchIndex: r.f64("matchIndex"),
-        conflictIndex: r.f64("conflictIndex"),
-        conflictTerm: r.f64("conflictTerm"),
-        lastIndex: r.f64("lastIndex"),
-        seq: r.f64("seq"),
+        matchIndex: counter(r, "matchIndex"),
+        conflictIndex: counter(r, "conflictIndex"),
+        conflictTerm: counter(r, "conflictTerm"),
+        lastIndex: counter(r, "lastIndex"),
+        seq: counter(r, "seq"),
       };
       break;
     case FrameKind.heartbeat:
-      frame = { type: "heartbeat", from, to, term, commit: r.f64("commit"), seq: r.f64("seq") };
+      frame = { type: "heartbeat", from, to, term, commit: counter(r, "commit"), seq: counter(r, "seq") };
       break;
     case FrameKind.heartbeatResp:
-      frame = { type: "heartbeatResp", from, to, term, seq: r.f64("seq") };
+      frame = { type: "heartbeatResp", from, to, term, seq: counter(r, "seq") };
       break;
     case FrameKind.snapshot:
       frame = {
         type: "snapshot", from, to, term,
         meta: readMeta(r),
-        offset: r.f64("offset"),
-        size: r.f64("size"),
+        offset: counter(r, "offset"),
+        size: counter(r, "size"),
         done: r.bool("done"),
         data: r.blob("snapshot data"),
       };
@@ -318,8 +338,8 @@ export function decodePayload(kind: number, bytes: Uint8Array, start: number, en
     case FrameKind.snapshotResp:
       frame = {
         type: "snapshotResp", from, to, term,
-        index: r.f64("index"),
-        nextOffset: r.f64("nextOffset"),
+        index: counter(r, "index"),
+        nextOffset: counter(r, "nextOffset"),
         installed: r.bool("installed"),
         accepted: r.bool("accepted"),
       };
@@ -328,10 +348,10 @@ export function decodePayload(kind: number, bytes: Uint8Array, start: number, en
       frame = { type: "timeoutNow", from, to, term };
       break;
     case FrameKind.forward:
-      frame = { type: "forward", from, to, term, id: r.f64("id"), timeoutMs: r.f64("timeoutMs"), payload: r.blob("payload") };
+      frame = { type: "forward", from, to, term, id: counter(r, "id"), timeoutMs: duration(r, "timeoutMs"), payload: r.blob("payload") };
       break;
     case FrameKind.forwardResp:
-      frame = { type: "forwardResp", from, to, term, id: r.f64("id"), status: r.u8("status"), payload: r.blob("payload") };
+      frame = { type: "forwardResp", from, to, term, id: counter(r, "id"), status: r.u8("status"), payload: r.blob("payload") };
       break;
     default:
       throw new FrameError("UNKNOWN_KIND", `unknown message kind ${kind}`);

@@ -12,6 +12,8 @@ import { FrameError } from "./frame-error.ts";
 export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
 /** A buffer grown for one big frame (a snapshot chunk) is released once empty, not kept for the connection's life. */
 const KEEP_BUFFER_BYTES = 1024 * 1024;
+/** A pending frame's buffer is sized for it at most this many times the bytes received so far. */
+const PRESIZE_FACTOR = 8;
 
 export interface FrameDecoderOptions {
   /** Largest whole frame (length prefix included) accepted; larger prefixes fail before any byte is buffered. */
@@ -31,6 +33,11 @@ export class FrameDecoder {
   /** Bytes held while waiting for the rest of a frame. */
   get buffered(): number {
     return this.len;
+  }
+
+  /** Bytes of buffer reserved, held or not: what one connection costs in memory. */
+  get reserved(): number {
+    return this.buf.length;
   }
 
   /**
@@ -101,10 +108,16 @@ export class FrameDecoder {
     const need = this.len + chunk.length;
     if (need > this.buf.length) {
       // Size for the whole pending frame when its length is known, so a big
-      // snapshot chunk is copied once rather than through a chain of doublings.
+      // snapshot chunk is copied once rather than through a chain of doublings;
+      // but never more than a few times what has actually arrived: a length
+      // prefix is only a claim, and a connection that sends 64 MiB prefixes
+      // and nothing after them must not reserve 64 MiB each.
       let want = Math.max(need, this.buf.length * 2, 4096);
       const head = this.len >= 4 ? this.buf : chunk.length >= 4 && this.len === 0 ? chunk : null;
-      if (head) want = Math.max(want, Math.min(new DataView(head.buffer, head.byteOffset, 4).getUint32(0) + 4, this.maxFrameBytes));
+      if (head) {
+        const declared = Math.min(new DataView(head.buffer, head.byteOffset, 4).getUint32(0) + 4, this.maxFrameBytes);
+        want = Math.max(want, Math.min(declared, need * PRESIZE_FACTOR));
+      }
       const next = new Uint8Array(want);
       next.set(this.buf.subarray(0, this.len));
       this.buf = next;
