@@ -105,6 +105,16 @@ export function clusterRoutes(deps: ClusterRoutesDeps) {
       { params: t.Object({ id: nodeId }), detail: { summary: "Remove a member; removing the leader makes it step down once the change commits" } },
     )
     .post(
+      "/v1/cluster/check-hash",
+      async () => {
+        // The corruption check (src/server/corruption-check.ts): each node hashes its state at this entry; one that differs from the majority stops.
+        const voters = node.getConfiguration().configuration.servers.filter((s) => s.suffrage === "voter").length;
+        const { index } = await proposer.propose(HOST_PLUGIN, "checkHash", { voters }, { timeoutMs: deps.timeoutMs });
+        return { index };
+      },
+      { detail: { summary: "Start a corruption check now: every member hashes its state at the returned index; a member whose hash differs from the majority's stops (RELIABILITY.md)" } },
+    )
+    .post(
       "/v1/cluster/transfer-leadership",
       async ({ body }) => {
         const leader = (await node.leadershipTransfer(body?.id, { timeoutMs: deps.timeoutMs })) as { id: string; address: string };

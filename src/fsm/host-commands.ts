@@ -18,7 +18,21 @@ export const hostCommands = {
   forget: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }),
   /** Every plugin table replaced by a backup's rows (pontoon snapshot restore); the host then calls each plugin's `restored`. */
   restore: Type.Object({ image: Type.Uint8Array() }),
+  /**
+   * Corruption check (src/server/corruption-check.ts): every node hashes its
+   * replicated state as of this entry and reports the hash; `voters` is how
+   * many voters the leader counted, so every node finds the same majority.
+   */
+  checkHash: Type.Object({ voters: Type.Integer({ minimum: 1, maximum: 1000 }) }),
+  /** One node's hash of its state at the checkHash entry `index`. Changes no state: each node compares it with its own. */
+  hashReport: Type.Object({
+    id: Type.String({ minLength: 1, maxLength: 64 }),
+    index: Type.Integer({ minimum: 1 }),
+    hash: Type.String({ pattern: "^[0-9a-f]{16}$" }),
+  }),
 };
+
+export type HashReport = Static<typeof hostCommands.hashReport>;
 
 export type MemberRecord = Static<typeof hostCommands.member>;
 export type HostCommand = keyof typeof hostCommands;
@@ -38,6 +52,10 @@ export function applyHostCommand(ctx: Omit<ApplyContext, "config" | "emit">, com
       return null;
     case "restore":
       // Loaded by the plugin host, which also runs each plugin's `restored` hook.
+      return null;
+    case "checkHash":
+    case "hashReport":
+      // Seen by the plugin host's check listeners; the replicated state does not change.
       return null;
   }
 }

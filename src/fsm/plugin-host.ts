@@ -15,7 +15,7 @@ import { translateSqliteError } from "../storage/sqlite-file.ts";
 import { syncDirectory } from "../storage/sync-directory.ts";
 import { decodeCommand } from "./command-codec.ts";
 import { migrate, openFsmDatabase, readMeta, writeMeta } from "./fsm-db.ts";
-import { HOST_PLUGIN, applyHostCommand, hostCommands, type HostCommand } from "./host-commands.ts";
+import { HOST_PLUGIN, applyHostCommand, hostCommands, type HashReport, type HostCommand } from "./host-commands.ts";
 import { PluginMismatchError } from "./errors.ts";
 import { PluginError, type AnyPluginDefinition, type ApplyContext, type PluginEvent } from "./sdk.ts";
 import { loadImage } from "./backup.ts";
@@ -32,6 +32,11 @@ export interface HostedPlugin {
   config: unknown;
 }
 
+/** A corruption check's entry, as applied here (see src/server/corruption-check.ts). */
+export type HostCheck =
+  | { kind: "checkHash"; index: number; voters: number; /** fsm.db as of this entry, serialized. */ image: Uint8Array }
+  | { kind: "hashReport"; report: HashReport };
+
 export interface AppliedBatch {
   /** Index of the last command in the batch. */
   index: number;
@@ -44,6 +49,7 @@ export class PluginHost implements FSM {
   private readonly plugins = new Map<string, HostedPlugin>();
   private readonly listeners = new Set<(batch: AppliedBatch) => void>();
   private readonly restoreListeners = new Set<() => void>();
+  private readonly checkListeners = new Set<(check: HostCheck) => void>();
   private readonly eventListeners = new Map<string, Set<(events: PluginEvent[]) => void>>();
   private applied: number;
 
@@ -98,6 +104,12 @@ export class PluginHost implements FSM {
     return () => this.restoreListeners.delete(listener);
   }
 
+  /** Hears the corruption check's entries once their batch is committed. */
+  onCheck(listener: (check: HostCheck) => void): () => void {
+    this.checkListeners.add(listener);
+    return () => this.checkListeners.delete(listener);
+  }
+
   apply(entry: CommittedCommand): unknown {
     return this.applyBatch([entry])[0];
   }
@@ -115,6 +127,7 @@ export class PluginHost implements FSM {
     const outcomes: CommandOutcome[] = [];
     const batch: AppliedBatch = { index: entries[entries.length - 1]!.index, membersChanged: false };
     const events = new Map<string, PluginEvent[]>();
+    const checks: HostCheck[] = [];
     this.db
       .transaction(() => {
         for (const entry of entries) {
@@ -126,6 +139,18 @@ export class PluginHost implements FSM {
             }
             if (command.command === "restore") {
               outcomes.push({ ok: true, value: this.loadBackup(context, (command.args as { image: Uint8Array }).image, events) });
+              continue;
+            }
+            if (command.command === "checkHash" || command.command === "hashReport") {
+              // The state as of this entry is copied now (later entries of the batch change it) and hashed off the apply path.
+              if (this.checkListeners.size > 0) {
+                checks.push(
+                  command.command === "checkHash"
+                    ? { kind: "checkHash", index: entry.index, voters: (command.args as { voters: number }).voters, image: this.db.serialize() }
+                    : { kind: "hashReport", report: command.args as HashReport },
+                );
+              }
+              outcomes.push({ ok: true, value: null });
               continue;
             }
             outcomes.push({ ok: true, value: applyHostCommand(context, command.command as HostCommand, command.args) });
@@ -152,6 +177,15 @@ export class PluginHost implements FSM {
         listener(batch);
       } catch (error) {
         this.logger.warn("an apply listener threw", { error: String(error) });
+      }
+    }
+    for (const check of checks) {
+      for (const listener of this.checkListeners) {
+        try {
+          listener(check);
+        } catch (error) {
+          this.logger.warn("a check listener threw", { error: String(error) });
+        }
       }
     }
     return outcomes;

@@ -25,6 +25,8 @@ import { FileSnapshotStore } from "../storage/file-snapshot-store.ts";
 import { openSqliteStorage } from "../storage/sqlite-storage.ts";
 import { formatAddress } from "../transport/address.ts";
 import { TcpTransport } from "../transport/tcp-transport.ts";
+import { refuseIfMarked } from "../storage/corrupt-marker.ts";
+import { CorruptionCheck } from "./corruption-check.ts";
 import { MemberRegistry } from "./member-registry.ts";
 import { PeerWatch } from "./peer-watch.ts";
 import { joinCluster, type PeerSpec } from "./startup.ts";
@@ -58,6 +60,7 @@ export class PontoonNode {
   private readonly fatalListeners = new Set<(error: unknown) => void>();
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   private readonly services: { name: string; service: NodeService }[] = [];
+  private corruptionCheck: CorruptionCheck | undefined;
 
   private constructor(
     readonly options: PontoonNodeOptions,
@@ -82,6 +85,8 @@ export class PontoonNode {
     const tls = options.tls ? { cert: options.tls.cert, key: options.tls.key, ...(options.tls.ca === undefined ? {} : { ca: options.tls.ca }) } : undefined;
     const child = (name: string): Logger => options.logger.child?.(name) ?? logger;
     mkdirSync(options.dataDir, { recursive: true });
+    // A node that found its state differs from the cluster's stays down until it is rebuilt.
+    refuseIfMarked(options.dataDir);
     const host = new PluginHost(join(options.dataDir, "fsm.db"), options.plugins, child("fsm"));
     let raft: RaftNode;
     try {
@@ -124,6 +129,21 @@ export class PontoonNode {
     const registry = new MemberRegistry({ raft, proposer, id: options.id, http: options.http.advertise, plugins: pluginNames, peers: options.cluster.peers ?? [], token: clusterToken, logger: child("cluster"), peerHttp: peers });
     const peerWatch = new PeerWatch(raft, options.raft.electionTicks * options.raft.tickMs, child("cluster"));
     const node = new PontoonNode(options, raft, host, proposer, registry, peerWatch, logger);
+    node.corruptionCheck = new CorruptionCheck({
+      id: options.id,
+      dataDir: options.dataDir,
+      fsmFile: join(options.dataDir, "fsm.db"),
+      raft,
+      host,
+      proposer,
+      logger: child("check"),
+      // Stop voting and serving at once; main logs the reason and exits non-zero.
+      onCorrupt: (error) => {
+        if (node.fatalListeners.size === 0) logger.error("this node's state differs from the cluster's; stopping", { error: error.message });
+        for (const listener of node.fatalListeners) listener(error);
+        void node.stop();
+      },
+    });
     raft.onStateChange((state) => {
       if (state === "Shutdown" && !node.stopping) {
         const error = new Error("the Raft node stopped on its own (see the error above)");
@@ -208,6 +228,7 @@ export class PontoonNode {
     await node.joinOrBootstrap();
     registry.start();
     peerWatch.start();
+    node.corruptionCheck.start();
     node.startLeaderTasks(options.raft.electionTicks * options.raft.tickMs);
     try {
       await node.startNodeServices(child);
@@ -304,6 +325,7 @@ export class PontoonNode {
       this.logger.info("shutting down");
       this.registry.stop();
       this.peerWatch.stop();
+      this.corruptionCheck?.stop();
       for (const timer of this.timers) clearInterval(timer);
       for (const { name, service } of this.services.reverse()) {
         try {

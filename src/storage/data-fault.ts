@@ -17,7 +17,7 @@ export function dataFaultMessage(error: unknown, dataDir: string): string | unde
   for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
     const code = (e as { code?: unknown }).code;
     if (typeof code !== "string") continue;
-    if (ADVISED.has(code) && (e instanceof StorageError || code === "DATA_CORRUPT")) return e.message;
+    if (ADVISED.has(code) && e instanceof StorageError) return e.message;
     if (UNADVISED.has(code)) return `${e.message} (data directory ${dataDir}); ${REJOIN_ADVICE}`;
   }
   return undefined;

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ProcessCluster, waitUntil } from "../e2e/process-cluster.ts";
-import { flipByte, newestSnapshot, offsetOf, rootPageOffset, truncateTo } from "./disk-faults.ts";
+import { flipByte, newestSnapshot, offsetOf, replaceAll, rootPageOffset, truncateTo } from "./disk-faults.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const IDS = ["n1", "n2", "n3"];
@@ -228,6 +228,50 @@ describe("A damaged file on a stopped member", () => {
       expect(await keysOn(VICTIM)).toBe(await keysOn(others[0]!));
     }, 90_000);
   }
+});
+
+describe("A value changed in fsm.db, which SQLite's checks cannot see", () => {
+  it("the corruption check stops the member whose state hash differs from the majority's; it refuses to restart until rebuilt", async () => {
+    const lastValue = await writeKeys(1);
+    const key = `disk/k${written - 1}`;
+    await caughtUp(VICTIM);
+    expect(await cluster.stop(VICTIM)).toBe(0);
+    const fsm = join(cluster.node(VICTIM).dataDir, "fsm.db");
+    // Every copy (the key and its history): a flip in a stale copy alone would change nothing.
+    const damaged = `${lastValue.slice(0, -1)}${lastValue.endsWith("0") ? "1" : "0"}`;
+    expect(replaceAll(fsm, lastValue, damaged)).toBeGreaterThan(0);
+
+    // quick_check passes: the node starts and serves the damaged value.
+    await cluster.start(VICTIM, {}, ["--config", peers]);
+    expect(await (await fetch(`${cluster.node(VICTIM).url}/v1/kv/${key}?raw&consistency=stale`)).text()).toBe(damaged);
+
+    const proc = cluster.node(VICTIM).proc!;
+    const leader = await cluster.leader();
+    const started = await fetch(`${cluster.node(leader).url}/v1/cluster/check-hash`, { method: "POST" });
+    expect(started.status).toBe(200);
+    const code = await Promise.race([proc.exited, Bun.sleep(60_000).then(() => null)]);
+    expect(code).toBe(1);
+    cluster.node(VICTIM).proc = null;
+    const reason = cluster.logs(VICTIM).split("\n").find((l) => l.includes("the node cannot continue"));
+    expect(reason).toContain(`${fsm} differs from the cluster: its state hash at index`);
+    expect(reason).toContain("remove this node's data directory and let it rejoin the cluster");
+
+    // The majority serves the right value.
+    const others = IDS.filter((id) => id !== VICTIM);
+    const newLeader = await cluster.leader(others, 30_000);
+    expect(await (await fetch(`${cluster.node(newLeader).url}/v1/kv/${key}?raw`)).text()).toBe(lastValue);
+
+    expectRefusal(await startRefused(VICTIM), fsm, /differs from the cluster/);
+    await rebuild(VICTIM);
+    expect(await (await fetch(`${cluster.node(VICTIM).url}/v1/kv/${key}?raw&consistency=stale`)).text()).toBe(lastValue);
+
+    // Rebuilt (from a snapshot and the log), its state hashes like everyone else's.
+    const again = (await (await fetch(`${cluster.node(newLeader).url}/v1/cluster/check-hash`, { method: "POST" })).json()) as { index: number };
+    await waitUntil("the rebuilt node agreeing with the majority", () =>
+      cluster.logs(VICTIM).includes(`corruption check: this node's state matches the majority's index=${again.index}`) || undefined,
+    30_000);
+    expect(cluster.node(VICTIM).proc!.exitCode).toBeNull();
+  }, 150_000);
 });
 
 describe("A full disk (a file size limit)", () => {

@@ -30,6 +30,17 @@ export function offsetOf(path: string, text: string): number {
   return at;
 }
 
+/** Overwrites every occurrence of `text` with `replacement` (same length); returns how many there were. */
+export function replaceAll(path: string, text: string, replacement: string): number {
+  if (Buffer.byteLength(text) !== Buffer.byteLength(replacement)) throw new Error("the replacement must keep the length");
+  const bytes = readFileSync(path);
+  const from = Buffer.from(text);
+  let count = 0;
+  for (let at = bytes.indexOf(from); at >= 0; at = bytes.indexOf(from, at + 1), count++) bytes.write(replacement, at);
+  writeFileSync(path, bytes);
+  return count;
+}
+
 /** Byte offset of the first page of `table`'s b-tree in a SQLite file (read from a copy, so the file is not touched). */
 export function rootPageOffset(path: string, table: string): number {
   const dir = mkdtempSync(join(tmpdir(), "pontoon-page-"));
