@@ -17,6 +17,11 @@ export default definePlugin({
   migrations,
   commands: ipvsCommands,
   apply: applyIpvs,
+  // A restored backup's indexes come from another log: every service becomes one version, at the restore.
+  restored: (ctx) => {
+    ctx.db.query("UPDATE ipvs_services SET create_index = ?1, modify_index = ?1").run(ctx.index);
+    ctx.emit({ op: "restored" });
+  },
   routes: ipvsRoutes,
   // The status is this node's own, so a follower answers it instead of forwarding to the leader.
   localRoutes: ["/v1/ipvs/status"],
