@@ -122,6 +122,9 @@ export class CorruptionCheck {
       const count = [...round.reports.values()].filter((h) => h === hash).length;
       if (count > round.voters / 2) round.agreed = hash;
     }
+    if (round.agreed === undefined && round.reports.size >= round.voters && this.o.raft.state() === "Leader") {
+      this.o.logger.warn("corruption check: the members' state hashes disagree and no majority holds one; nobody stops", { index, reports: Object.fromEntries(round.reports) });
+    }
     if (round.agreed !== undefined && hash !== round.agreed && this.o.raft.state() === "Leader") {
       this.o.logger.warn("corruption check: a member reports a state that differs from the majority's; it stops itself", { index, member: id, hash, agreed: round.agreed });
     }
