@@ -18,7 +18,7 @@ beforeEach(() => {
 afterEach(() => tmp.cleanup());
 
 const register = (index: number, id: string, extra: Record<string, unknown> = {}, at = T) =>
-  entry(index, "naming", "register", { service: "web", id, address: `10.0.0.${index}`, port: 80, weight: 1, tags: [], meta: {}, ...extra }, 1, at);
+  entry(index, "naming", "register", { service: "web", id, address: `10.0.0.${index}`, port: 80, weight: 1, tags: [], meta: {}, deregisterAfterMs: 60_000, ...extra }, 1, at);
 const transitions = (index: number, changes: unknown[], at = T) => entry(index, "naming", "transitions", { changes }, 1, at);
 
 describe("naming apply", () => {

@@ -87,7 +87,8 @@ export const namingCommands = {
     ...instanceKey,
     ...instanceFields,
     ttlMs: Type.Optional(Type.Integer({ minimum: 1_000, maximum: DAY_MS, description: "critical unless a heartbeat comes within this long" })),
-    deregisterAfterMs: Type.Optional(Type.Integer({ minimum: 1_000, maximum: 30 * DAY_MS })),
+    // Resolved by the route from the YAML default: apply must not read a node's own config, which may differ.
+    deregisterAfterMs: Type.Integer({ minimum: 1_000, maximum: 30 * DAY_MS }),
     check: Type.Optional(checkSpec),
   }),
   deregister: Type.Object(instanceKey),

@@ -28,7 +28,7 @@ export default definePlugin({
           tags: args.tags,
           meta: args.meta,
           ttlMs: args.ttlMs ?? null,
-          deregisterAfterMs: args.deregisterAfterMs ?? ctx.config.deregisterAfterMs,
+          deregisterAfterMs: args.deregisterAfterMs,
           check: args.check ?? null,
         },
         ctx.index,

@@ -163,7 +163,7 @@ export function namingRoutes(naming: NamingRuntime) {
           tags: body.tags ?? [],
           meta: body.meta ?? {},
           ...(ttlMs === undefined ? {} : { ttlMs }),
-          ...(deregisterAfterMs === undefined ? {} : { deregisterAfterMs }),
+          deregisterAfterMs: deregisterAfterMs ?? naming.config.deregisterAfterMs,
           ...(check === undefined ? {} : { check }),
         });
         return value;
