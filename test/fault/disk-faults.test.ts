@@ -88,7 +88,8 @@ function expectRefusal(result: { code: number; lines: string[] }, file: string, 
  * never sends it a snapshot.
  */
 async function rebuild(id: string): Promise<void> {
-  const via = IDS.find((other) => other !== id)!;
+  expect(cluster.node(id).proc).toBeNull();
+  const via = IDS.find((other) => other !== id && cluster.node(other).proc)!;
   const removed = await fetch(`${cluster.node(via).url}/v1/cluster/members/${id}`, { method: "DELETE" });
   expect(removed.status).toBe(200);
   rmSync(cluster.node(id).dataDir, { recursive: true, force: true });
@@ -228,6 +229,37 @@ describe("A damaged file on a stopped member", () => {
       expect(await keysOn(VICTIM)).toBe(await keysOn(others[0]!));
     }, 90_000);
   }
+});
+
+describe("Damage a node repairs or never passes on", () => {
+  it("fsm.db-wal cut short: the node replays the lost entries from its log and holds the right data", async () => {
+    await writeKeys(1);
+    await caughtUp(VICTIM);
+    await cluster.kill(VICTIM);
+    const wal = join(cluster.node(VICTIM).dataDir, "fsm.db-wal");
+    truncateTo(wal, Math.floor(statSync(wal).size / 3));
+    await cluster.start(VICTIM, {}, ["--config", peers]);
+    await caughtUp(VICTIM);
+  }, 60_000);
+
+  it("a snapshot damaged on the leader's disk while it runs never reaches a follower; the leader refuses at its next start", async () => {
+    const leader = await cluster.leader();
+    const follower = IDS.find((id) => id !== leader)!;
+    const file = newestSnapshot(cluster.node(leader).dataDir);
+    flipByte(file, statSync(file).size - 500);
+    // A rebuilt member needs a snapshot: it gets the leader's verified in-memory copy, not the file.
+    expect(await cluster.stop(follower)).toBe(0);
+    const installs = () => cluster.logs(follower).split("installed a snapshot from the leader").length;
+    const before = installs();
+    await rebuild(follower);
+    expect(installs()).toBeGreaterThan(before);
+    await writeKeys(2);
+    await caughtUp(follower);
+
+    expect(await cluster.stop(leader)).toBe(0);
+    expectRefusal(await startRefused(leader), file, /data fails its checksum/);
+    await rebuild(leader);
+  }, 90_000);
 });
 
 describe("A value changed in fsm.db, which SQLite's checks cannot see", () => {
