@@ -262,7 +262,7 @@ describe("naming active health checks", () => {
 });
 
 describe("naming across a leader failover", () => {
-  // Last in the file: it leaves the cluster with two nodes.
+  // Last of the tests on the shared cluster: it leaves it with two nodes.
   it("expires no heartbeating instance when the leader is killed", async () => {
     const count = 5;
     for (let i = 0; i < count; i++) await register("n1", "steady", `s${i}`, { address: `10.0.8.${i}`, port: 80, ttl: "4s", deregisterAfter: "1h" });
@@ -296,4 +296,24 @@ describe("naming across a leader failover", () => {
       await beats;
     }
   }, 60_000);
+});
+
+describe("naming DNS start-up", () => {
+  it("stops the node with a one-line reason naming naming.dns.port when the port is taken", async () => {
+    const taken = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+    const solo = new ProcessCluster();
+    try {
+      const node = await solo.define("solo");
+      const file = `${solo.root}/solo.yaml`;
+      await Bun.write(file, `plugins: [kv, naming]\nnaming:\n  dns:\n    port: ${taken.port}\n`);
+      const proc = Bun.spawn([process.execPath, "src/main.ts", "--config", file], { cwd: `${import.meta.dir}/../..`, env: { ...process.env, ...node.env }, stdout: "pipe", stderr: "pipe" });
+      const code = await proc.exited;
+      const stderr = await new Response(proc.stderr).text();
+      expect(code).not.toBe(0);
+      expect(stderr).toContain("naming.dns.port");
+    } finally {
+      taken.close();
+      await solo.shutdown();
+    }
+  }, 30_000);
 });
