@@ -11,7 +11,7 @@ import type { CommittedCommand, FSM } from "../raft/fsm.ts";
 import type { Logger } from "../raft/logger.ts";
 import { silentLogger } from "../raft/logger.ts";
 import { fileWriteError } from "../storage/errors.ts";
-import { translateSqliteError } from "../storage/sqlite-file.ts";
+import { isEnvironmentalSqliteError, translateSqliteError } from "../storage/sqlite-file.ts";
 import { syncDirectory } from "../storage/sync-directory.ts";
 import { decodeCommand } from "./command-codec.ts";
 import { migrate, openFsmDatabase, readMeta, writeMeta } from "./fsm-db.ts";
@@ -218,6 +218,10 @@ export class PluginHost implements FSM {
       }
       return { ok: true, value };
     } catch (error) {
+      // A full disk, an I/O error or damage is this node's failure, not the
+      // command's outcome: recorded as one, this node would diverge from the
+      // others. SQLite may already have rolled the whole transaction back.
+      if (isEnvironmentalSqliteError(error) || !this.db.inTransaction) throw error;
       // The command's own writes go; the batch and the log move on.
       this.db.query("ROLLBACK TO pontoon_command").run();
       this.db.query("RELEASE pontoon_command").run();

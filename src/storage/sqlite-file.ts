@@ -48,6 +48,20 @@ export function translateSqliteError(file: string, error: unknown): unknown {
   return error;
 }
 
+/** SQLite errors that come from the disk or the process, not from the statement: the same statement succeeds on a healthy node. */
+const ENVIRONMENTAL = ["SQLITE_FULL", "SQLITE_IOERR", "SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_NOMEM", "SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_PERM", "SQLITE_BUSY"];
+
+/**
+ * Whether `error` says this node's storage failed rather than the command:
+ * the state machine must then stop, not record the failure as the command's
+ * outcome (which the other nodes would not share).
+ */
+export function isEnvironmentalSqliteError(error: unknown): boolean {
+  if (!(error instanceof SQLiteError)) return false;
+  const code = error.code ?? "";
+  return ENVIRONMENTAL.some((prefix) => code.startsWith(prefix));
+}
+
 /** Opens (creating if absent) and validates the file; throws our errors, never SQLite's. */
 export function openSqliteFile(file: string, format: SqliteFileFormat, options: OpenSqliteOptions): Database {
   if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });

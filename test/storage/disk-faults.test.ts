@@ -12,10 +12,12 @@ import { FatalNodeError } from "../../src/raft/errors.ts";
 import { dataFaultMessage } from "../../src/storage/data-fault.ts";
 import { CorruptLogError, CorruptSnapshotError, CorruptStorageError, fileWriteError, StorageIoError } from "../../src/storage/errors.ts";
 import { FileSnapshotStore } from "../../src/storage/file-snapshot-store.ts";
+import { PluginHost } from "../../src/fsm/plugin-host.ts";
 import { translateSqliteError } from "../../src/storage/sqlite-file.ts";
 import { openSqliteStorage } from "../../src/storage/sqlite-storage.ts";
 import { entries } from "./log-store.case.ts";
 import { bytes, meta } from "./snapshot-store.case.ts";
+import { kvHosted, put } from "../fsm/fixtures.ts";
 
 let dir: string;
 beforeEach(() => {
@@ -51,6 +53,28 @@ describe("a write the disk has no room for", () => {
     expect(caught).toBeInstanceOf(StorageIoError);
     expect((caught as StorageIoError).code).toBe("STORAGE_FULL");
     expect((caught as Error).message).toBe(`cannot write ${path}: the disk is full (SQLITE_FULL); free space, then start the node again: it resumes from what it had stored`);
+  });
+
+  it("a full fsm.db while applying stops the batch with STORAGE_FULL naming fsm.db, and nothing of the batch is applied", () => {
+    const file = join(dir, "fsm.db");
+    const host = new PluginHost(file, [kvHosted]);
+    try {
+      host.applyBatch([put(1, "small", "fits")]);
+      const pages = host.database.query<{ page_count: number }, []>("PRAGMA page_count").get()!.page_count;
+      host.database.exec(`PRAGMA max_page_count = ${pages + 2}`);
+      const big = Array.from({ length: 20 }, (_, i) => put(2 + i, `big/${i}`, "x".repeat(8_000)));
+      let caught: unknown;
+      try {
+        host.applyBatch(big);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(StorageIoError);
+      expect((caught as Error).message).toStartWith(`cannot write ${file}: the disk is full`);
+      expect(host.appliedIndex()).toBe(1);
+    } finally {
+      host.close();
+    }
   });
 
   const cases: { errno: string; code: string }[] = [
