@@ -71,7 +71,7 @@ describe("syntax check", () => {
 });
 
 describe("overviewOf", () => {
-  const status = (id: string, state: string, extra: Partial<MemberStatus> = {}): MemberStatus => ({
+  const status = (id: string, state: MemberStatus["state"], extra: Partial<MemberStatus> = {}): MemberStatus => ({
     id,
     state,
     term: 3,

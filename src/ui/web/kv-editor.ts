@@ -112,7 +112,8 @@ export class KeyEditor {
   /** A change to this key seen on the watch stream. */
   remoteChange(entry: Entry | null, index: number): void {
     if (this.key === null || (this.base && index <= this.base.modifyIndex)) return;
-    if (!this.dirty && entry) {
+    // Unedited, or the change is our own save seen on the stream before its answer: take it as the new base.
+    if (entry && (!this.dirty || entry.value === this.textarea.value)) {
       this.show(entry);
       return;
     }
@@ -248,9 +249,9 @@ export class KeyEditor {
     if (!(await confirmAction("Roll back", `Roll back: ${what}?`, "Roll back", true))) return;
     try {
       const result = await callJson<{ index: number }>("POST", `${kvPath(this.key)}/rollback`, { json: { toIndex: version.index } });
+      if (version.op === "delete") return this.events.deleted(this.key);
+      await this.load();
       this.notice.ok(`Rolled back to index ${version.index}: new version at index ${result.index}.`);
-      if (version.op === "delete") this.events.deleted(this.key);
-      else await this.load();
     } catch (error) {
       this.notice.error(error);
     }
