@@ -9,7 +9,7 @@ import { runApiProperty, startTarget, type FuzzTarget } from "./api-fuzz.ts";
 import { rawRequest } from "./raw-http.ts";
 
 const FIXED_SEED = 20261130;
-const RUNS = 1200;
+const RUNS = 1000;
 
 let target: FuzzTarget;
 
