@@ -1,36 +1,23 @@
-// What the naming plugin runs on every node (its nodeService): it notes when
-// this node becomes leader (the heartbeat memory's grace starts there), and,
-// with naming.dns.port set, answers DNS over UDP from this node's own copy
-// of the registry, as Consul's DNS interface does by default (stale reads):
+// The DNS responder (naming.dns.port), started by the node service on every
+// node: it answers from this node's own copy of the registry, as Consul's DNS
+// interface does by default (stale reads):
 //   <service>.service.<domain>        A / AAAA: the healthy instances' addresses; SRV: port, weight, target
 //   <tag>.<service>.service.<domain>  the same, only instances with that tag
 //   <hex address>.addr.<domain>       A / AAAA: the SRV targets of instances registered by IP
 
 import { isIP } from "node:net";
-import type { Database, NodeService, NodeServiceContext } from "../../src/fsm/sdk.ts";
+import type { Database } from "../../src/fsm/sdk.ts";
 import type { NamingRuntime } from "./commands.ts";
 import { DnsFormatError, RCODE, TYPE, encodeResponse, ipv6Bytes, parseQuery, type Question, type Record } from "./dns-codec.ts";
-import { leaderMemory } from "./heartbeats.ts";
 import type { Instance } from "./store.ts";
 import { listInstances } from "./store.ts";
 
-/** How often the role is looked at: a leadership stretch begins within this of the election. */
-const ROLE_POLL_MS = 50;
-
-export async function dnsService(naming: NamingRuntime, node: NodeServiceContext): Promise<NodeService> {
-  const memory = leaderMemory(naming);
-  let leading = false;
-  const watch = setInterval(() => {
-    const now = node.isLeader();
-    if (now && !leading) memory.leaderSince = Date.now();
-    leading = now;
-  }, ROLE_POLL_MS);
+/** Binds the UDP socket; throws a message naming the setting when it cannot. */
+export async function startDns(naming: NamingRuntime): Promise<{ port: number; close(): void }> {
   const { port, domain, ttl, host } = naming.config.dns;
-  if (port === 0) return { stop: () => clearInterval(watch) };
   const zone = domain.toLowerCase().replace(/\.$/, "");
-  let socket: { port: number; close(): void };
   try {
-    socket = await Bun.udpSocket({
+    return await Bun.udpSocket({
       hostname: host,
       port,
       socket: {
@@ -41,16 +28,8 @@ export async function dnsService(naming: NamingRuntime, node: NodeServiceContext
       },
     });
   } catch (error) {
-    clearInterval(watch);
     throw new Error(`cannot listen for DNS on udp ${host}:${port} (naming.dns.port): ${String((error as Error).message ?? error)}`);
   }
-  node.log.info("dns responder listening", { address: `${host}:${socket.port}`, domain: zone });
-  return {
-    stop() {
-      clearInterval(watch);
-      socket.close();
-    },
-  };
 }
 
 /** The reply to one datagram, or null for one not worth answering (too short to carry an id). */

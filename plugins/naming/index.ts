@@ -4,10 +4,10 @@
 
 import { PluginError, definePlugin, type ApplyContext } from "../../src/fsm/sdk.ts";
 import { namingCommands, namingConfig, type NamingConfig, type NamingEvent } from "./commands.ts";
-import { dnsService } from "./dns-service.ts";
+import { namingNodeService } from "./node-service.ts";
 import { sweep } from "./sweep.ts";
 import { namingRoutes } from "./routes.ts";
-import { deleteInstance, deleteRules, getInstance, instanceModifyIndex, migrations, putInstance, putRules, setCheckStatus, setTtlStatus, touchService } from "./store.ts";
+import { deleteInstance, deleteRules, instanceModifyIndex, migrations, putInstance, putRules, setCheckStatus, setTtlStatus, touchService } from "./store.ts";
 
 export default definePlugin({
   name: "naming",
@@ -84,11 +84,10 @@ export default definePlugin({
   // Heartbeats are kept in the leader's memory: they must reach it.
   leaderRoutes: ["/v1/naming/heartbeat/"],
   leaderTask: { everyMs: 250, run: sweep },
-  nodeService: dnsService,
+  nodeService: namingNodeService,
 });
 
 function changed(ctx: ApplyContext<NamingConfig>, service: string): void {
   ctx.emit({ service } satisfies NamingEvent);
 }
 
-export { getInstance };
