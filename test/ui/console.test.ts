@@ -299,6 +299,9 @@ describe("Losing the leader", () => {
     await waitForText(page.locator(".leader-id"), new RegExp(`^${next}$`));
     expect(await row(page, leader).getAttribute("data-role")).toBe("unreachable");
     await screenshot(page, "cluster-leader-killed");
+    // The console's files come from the node asked, never from the leader: a reload works with the old leader gone.
+    await page.reload();
+    await row(page, leader).locator(".role.unreachable").waitFor();
     await page.context().close();
   }, 60_000);
 });

@@ -58,7 +58,7 @@ export function clusterView(): View {
       cell("Commit", String(m.commitIndex ?? "—")),
       cell("Applied", String(m.appliedIndex ?? "—")),
       cell("Lag", m.lag === null ? "—" : String(m.lag)),
-      cell("Last contact", m.state === "Leader" ? "self" : formatMs(m.lastContactMs)),
+      cell("Last contact", m.state === "Leader" ? "— (leads)" : formatMs(m.lastContactMs)),
       cell("Reachable", m.reachable ? "yes" : h("span", { title: m.error ?? "", text: "no" })),
       actions,
     );
