@@ -54,6 +54,18 @@ describe("naming apply", () => {
     expect(getInstance(host.database, "web", "a")).toBeNull();
   });
 
+  it("takes the restore's index for every instance, rule and service of a restored backup, and announces each service", () => {
+    const source = tmp.open("source.db", [hosted]);
+    source.applyBatch([register(1, "a"), register(2, "b"), entry(3, "naming", "setRules", { service: "web", rules: { subsets: [{ name: "all", weight: 1 }] } })]);
+    const target = tmp.open("target.db", [hosted]);
+    const events: PluginEvent[] = [];
+    target.onEvents("naming", (e) => events.push(...e));
+    target.applyBatch([entry(50, "_host", "restore", { image: source.snapshot() })]);
+    expect(listInstances(target.database, "web").map((i) => [i.id, i.createIndex, i.modifyIndex])).toEqual([["a", 50, 50], ["b", 50, 50]]);
+    expect(serviceIndex(target.database, "web")).toBe(50);
+    expect(events).toEqual([{ index: 50, event: { service: "web" } }]);
+  });
+
   it("is deterministic: the same entries in different batches give byte-identical state", () => {
     const entries = [
       register(1, "a", { ttlMs: 5_000, tags: ["v1"], meta: { version: "v1" } }),
