@@ -56,9 +56,14 @@ export async function call(method: string, path: string, options: CallOptions = 
     throw new ApiFailure(0, "NETWORK", `the node could not be reached (${String(error)})`, {});
   }
   if (response.ok) return response;
+  throw await refusal(response);
+}
+
+/** The failure of a response that was not 2xx; a 401 also sends the user back to the token prompt. */
+export async function refusal(response: Response): Promise<ApiFailure> {
   const failure = await failureOf(response);
   if (failure.status === 401) onUnauthorized(failure);
-  throw failure;
+  return failure;
 }
 
 export async function callJson<T>(method: string, path: string, options: CallOptions = {}): Promise<T> {

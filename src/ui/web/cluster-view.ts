@@ -50,7 +50,7 @@ export function clusterView(): View {
     return h(
       "tr",
       { attrs: { "data-member": m.id, "data-role": role }, class: m.reachable ? "" : "down" },
-      cell("Member", h("strong", { text: m.id }), "id"),
+      cell("Member", h("span", {}, h("strong", { text: m.id }), m.id === overview?.from ? h("span", { class: "here", text: " this page's node" }) : null), "id"),
       cell("Role", h("span", { class: `role ${role}`, text: isLeader ? "leader" : role })),
       cell("Raft address", m.raft),
       cell("HTTP address", m.http ?? "not recorded"),
@@ -90,7 +90,7 @@ export function clusterView(): View {
     refused(failure) {
       live.className = "live retrying";
       live.textContent = `The node refused the live view: ${failure.message}`;
-      return failure.status !== 401;
+      return false;
     },
   });
 

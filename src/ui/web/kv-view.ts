@@ -22,6 +22,9 @@ export function keyRoute(key: string): string {
   return `#/kv/${key.split("/").map(encodeURIComponent).join("/")}`;
 }
 
+/** Keys past which the tree opens folded. */
+const FOLD_ABOVE = 200;
+
 export interface KvView extends View {
   /** Shows the key named by the route (null: none selected). */
   select(key: string | null): void;
@@ -42,6 +45,14 @@ export function kvView(): KvView {
   const live = h("span", { class: "live" });
   const tree = h("ul", { class: "tree", attrs: { role: "tree", "aria-label": "Keys" } });
   const detail = h("div", { class: "detail" }, h("p", { class: "hint", text: "Pick a key, or create one." }));
+
+  function fold(nodes: TreeNode[]): void {
+    for (const node of nodes) {
+      if (node.children.length === 0) continue;
+      collapsed.add(node.path);
+      fold(node.children);
+    }
+  }
 
   function renderTree(): void {
     const root = keyTree(keys.keys());
@@ -71,6 +82,9 @@ export function kvView(): KvView {
       const list = await callJson<{ index: number; items: Entry[] }>("GET", `/v1/kv?prefix=${encodeURIComponent(prefix)}`);
       keys.clear();
       for (const item of list.items) keys.set(item.key, item.modifyIndex);
+      // A large keyspace opens folded below the top level; a small one, all open.
+      collapsed.clear();
+      if (keys.size > FOLD_ABOVE) for (const node of keyTree(keys.keys()).children) fold(node.children);
       after = list.index;
       notice.clear();
     } catch (error) {
@@ -120,6 +134,7 @@ export function kvView(): KvView {
 
   function select(key: string | null): void {
     if (key === selected && editor) return;
+    if (selected !== null) notice.clear();
     selected = key;
     open(key === null ? null : new KeyEditor(key, events));
     renderTree();

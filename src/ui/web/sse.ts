@@ -3,7 +3,7 @@
 // needs. Reconnects by itself; the caller builds each attempt's URL, so a
 // kv watch resumes after the last index it saw.
 
-import { authHeaders, failureOf, type ApiFailure } from "./api.ts";
+import { authHeaders, refusal, type ApiFailure } from "./api.ts";
 import { parseSse, type SseEvent } from "./sse-parse.ts";
 
 export type StreamState = "connecting" | "open" | "retrying";
@@ -30,7 +30,8 @@ export function openStream(url: () => string, handlers: StreamHandlers): Stream 
       try {
         const response = await fetch(url(), { headers: { ...authHeaders(), accept: "text/event-stream" }, signal: abort.signal });
         if (!response.ok || !response.body) {
-          const failure = await failureOf(response);
+          const failure = await refusal(response);
+          if (failure.status === 401) return;
           if (failure.status >= 400 && failure.status < 500 && !(handlers.refused?.(failure) ?? false)) return;
           detail = failure.message;
         } else {
