@@ -2,9 +2,12 @@
 // recovery"): each fault is injected into a stopped member's files; the node
 // must refuse to start with one line naming the file, what is wrong and what
 // to do, while the other members keep serving; after the documented recovery
-// (remove the data directory, start the node again) it is back with the
-// cluster's data. A full disk (a file size limit, RLIMIT_FSIZE) must stop the
-// node before it acknowledges a write it did not store.
+// (remove the member and its data directory, start it to join again) it is
+// back with the cluster's data. A full disk (a file size limit, RLIMIT_FSIZE)
+// must stop the node before it acknowledges a write it did not store.
+//
+// One 3-node cluster serves the whole file (starting one per fault would cost
+// minutes); every test starts and ends with all three members serving.
 
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
