@@ -37,11 +37,11 @@ export function stateHash(db: Database): string {
   return h.toString(16).padStart(16, "0");
 }
 
-/** The hash of a serialized fsm.db (as PluginHost takes it at a check). */
-export function imageHash(image: Uint8Array): string {
+/** The hash of a serialized fsm.db (as PluginHost takes it at a check); `owned`: the bytes may be changed (no copy). */
+export function imageHash(image: Uint8Array, owned = false): string {
   // The image says WAL in its header (bytes 18-19), which an in-memory
   // database cannot open; as a rollback-journal file it reads the same pages.
-  const copy = image.slice();
+  const copy = owned ? image : image.slice();
   copy[18] = 1;
   copy[19] = 1;
   const db = Database.deserialize(copy, true);
