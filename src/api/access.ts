@@ -69,13 +69,16 @@ export class AccessPolicy {
 
   /** The principal the request's token names, or a 401 saying what is wrong with it. */
   authenticate(request: Request): Principal | ApiError {
+    const match = /^Bearer\s+(.+)$/i.exec(request.headers.get("authorization") ?? "");
+    return this.principalOf(match ? match[1]!.trim() : null);
+  }
+
+  /** The principal a token names (null: none was given), or the 401. */
+  principalOf(given: string | null): Principal | ApiError {
     if (!this.enabled) return ANONYMOUS;
-    const header = request.headers.get("authorization") ?? "";
-    const match = /^Bearer\s+(.+)$/i.exec(header);
-    if (!match) {
+    if (given === null || given === "") {
       return new ApiError(401, "UNAUTHORIZED", "this node requires a token: send `Authorization: Bearer <token>`", {}, { "www-authenticate": 'Bearer realm="pontoon"' });
     }
-    const given = match[1]!.trim();
     if (this.settings.token !== undefined && tokenMatches(given, this.settings.token)) return CLUSTER;
     // A lookup by the hash of what was given reveals nothing about the stored hashes to a timing attacker.
     const found = this.byHash.get(sha256Hex(given));

@@ -14,10 +14,11 @@
 import { waitForChange } from "../../plugins/kv/blocking.ts";
 import { keyProblem } from "../../plugins/kv/keys.ts";
 import { getEntry, lastChangeIndex, listEntries, type StoredEntry } from "../../plugins/kv/store.ts";
-import { blockingWaitMs, PluginError, type Consistency, type PluginRuntime } from "../fsm/sdk.ts";
-import { tokenMatches } from "./auth.ts";
+import { blockingWaitMs, PluginError, requireKeyAccess, type Consistency, type PluginRuntime } from "../fsm/sdk.ts";
+import type { AccessPolicy, Requirement } from "./access.ts";
 import { catalogRoute } from "./consul-catalog.ts";
-import { toApiError } from "./errors.ts";
+import { ApiError, toApiError } from "./errors.ts";
+import { requestContext } from "./request-context.ts";
 
 export interface ConsulCompatDeps {
   kv: PluginRuntime<any, any, any>;
@@ -31,7 +32,8 @@ export interface ConsulCompatDeps {
   peers(): string[];
   /** A follower's ReadIndex: the leader's commit index, confirmed by a quorum (GET /v1/cluster/read-index on the leader). */
   leaderReadIndex(): Promise<number>;
-  token: () => string | undefined;
+  /** Tokens and roles, as on the main port (read per request: reloads live). */
+  access: () => AccessPolicy;
 }
 
 const text = (status: number, body: string, headers: Record<string, string> = {}) => new Response(body, { status, headers: { "content-type": "text/plain; charset=utf-8", ...headers } });
@@ -45,9 +47,26 @@ function consulEntry(e: StoredEntry) {
 export function consulCompat(deps: ConsulCompatDeps): (request: Request, server?: { timeout(request: Request, seconds: number): void }) => Promise<Response> {
   return async (request, server) => {
     const url = new URL(request.url);
+    const principal = deps.access().principalOf(consulToken(request, url));
+    if (principal instanceof ApiError) return text(403, `ACL not found: ${principal.message.replace("send `Authorization: Bearer <token>`", "give it in X-Consul-Token")}`);
+    const need = consulRequirement(request.method, url.pathname);
+    const denied = deps.access().authorize(principal, need, request, `${request.method} ${url.pathname}`);
+    if (denied) return text(403, `Permission denied: ${denied.message}`);
+    return requestContext.run({ route: "consul", principal }, () => answer(deps, request, url, server));
+  };
+}
+
+/** The role each Consul route needs: reads read, KV writes write, on the plugin that serves it. */
+function consulRequirement(method: string, path: string): Requirement {
+  const reading = method === "GET" || method === "HEAD";
+  if (path.startsWith("/v1/catalog/") || path.startsWith("/v1/health/")) return { role: reading ? "read" : "write", plugin: "naming" };
+  if (path.startsWith("/v1/kv/") || path === "/v1/txn") return { role: reading ? "read" : "write", plugin: "kv" };
+  return { role: reading ? "read" : "write" };
+}
+
+async function answer(deps: ConsulCompatDeps, request: Request, url: URL, server?: { timeout(request: Request, seconds: number): void }): Promise<Response> {
+  {
     try {
-      const denied = checkToken(request, url, deps.token());
-      if (denied) return denied;
       if (url.pathname === "/v1/status/leader" && request.method === "GET") return json(deps.leader()?.address ?? "");
       if (url.pathname === "/v1/status/peers" && request.method === "GET") return json(deps.peers());
       if (url.pathname === "/v1/txn" && request.method === "PUT") return await txn(deps, request);
@@ -72,14 +91,12 @@ export function consulCompat(deps: ConsulCompatDeps): (request: Request, server?
       // Consul answers a missing leader with 500 "No cluster leader"; clients retry on it.
       return text(e.code === "NO_LEADER" ? 500 : e.status, e.code === "NO_LEADER" ? `No cluster leader: ${e.message}` : e.message);
     }
-  };
+  }
 }
 
 /** Consul's tokens: X-Consul-Token, ?token=, or Authorization: Bearer. */
-function checkToken(request: Request, url: URL, expected: string | undefined): Response | null {
-  if (!expected) return null;
-  const given = request.headers.get("x-consul-token") ?? url.searchParams.get("token") ?? /^Bearer\s+(.+)$/i.exec(request.headers.get("authorization") ?? "")?.[1] ?? "";
-  return tokenMatches(given, expected) ? null : text(403, "ACL not found (give the cluster's token in X-Consul-Token)");
+function consulToken(request: Request, url: URL): string | null {
+  return request.headers.get("x-consul-token") ?? url.searchParams.get("token") ?? /^Bearer\s+(.+)$/i.exec(request.headers.get("authorization") ?? "")?.[1]?.trim() ?? null;
 }
 
 /** The read level Consul's flags ask for; a follower first catches up with the leader's read index and then reads its own state. */
@@ -99,6 +116,7 @@ async function read(deps: ConsulCompatDeps, request: Request, url: URL, key: str
   const tree = q.has("recurse") || q.has("keys");
   if (tree && key !== "" && keyProblem(key.replace(/\/$/, "")) !== null) throw new PluginError("INVALID_KEY", `invalid prefix ${JSON.stringify(key)}`, 400);
   if (!tree) checkKey(key);
+  requireKeyAccess("read", key, tree);
   const changed = (db: Parameters<Parameters<typeof deps.kv.peek>[0]>[0]) => lastChangeIndex(db, key, !tree);
   const index = q.get("index");
   if (index !== null && /^\d+$/.test(index)) {
@@ -130,6 +148,7 @@ function checkKey(key: string): void {
 
 async function put(deps: ConsulCompatDeps, request: Request, url: URL, key: string): Promise<Response> {
   checkKey(key);
+  requireKeyAccess("write", key);
   const value = new Uint8Array(await request.arrayBuffer());
   const cas = wholeNumber(url, "cas");
   const flags = wholeNumber(url, "flags");
@@ -144,10 +163,12 @@ async function put(deps: ConsulCompatDeps, request: Request, url: URL, key: stri
 
 async function remove(deps: ConsulCompatDeps, url: URL, key: string): Promise<Response> {
   if (url.searchParams.has("recurse")) {
+    requireKeyAccess("write", key, true);
     await deps.kv.write("deletePrefix", { prefix: key });
     return json(true);
   }
   checkKey(key);
+  requireKeyAccess("write", key);
   const cas = wholeNumber(url, "cas");
   try {
     await deps.kv.write("delete", cas === undefined ? { key } : { key, cas });
@@ -178,6 +199,7 @@ async function txn(deps: ConsulCompatDeps, request: Request): Promise<Response> 
     const kv = op.KV;
     if (!kv?.Verb || typeof kv.Key !== "string") return text(400, `operation ${i}: only KV operations with a Verb and a Key are supported`);
     const key = kv.Key;
+    requireKeyAccess(kv.Verb === "get" || kv.Verb.startsWith("check-") ? "read" : "write", key);
     const index = kv.Index ?? 0;
     const value = (): string => {
       try {

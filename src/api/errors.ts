@@ -60,7 +60,9 @@ export function toApiError(error: unknown, wrote: boolean): ApiError {
 export function validationError(error: unknown): ApiError {
   const e = error as { type?: string; on?: string; all?: { path?: string; message?: string; summary?: string }[]; message?: string };
   const first = e.all?.[0];
-  const where = e.on === "body" ? "body" : e.on === "query" ? "query" : e.on === "params" ? "path" : (e.on ?? "request");
+  // This Elysia puts the part of the request in `type` and leaves `on` empty; older ones used `on`.
+  const part = e.on ?? e.type;
+  const where = part === "body" ? "body" : part === "query" ? "query" : part === "params" ? "path" : "request";
   const path = first?.path ? first.path.replace(/^\//, "").replaceAll("/", ".") : "";
   const field = path ? `${where}.${path}` : where;
   const what = first?.summary ?? first?.message ?? "is invalid";

@@ -213,7 +213,7 @@ export class PontoonNode {
               if (!response.ok) throw new ApiError(503, "NO_LEADER", `the leader ${leader.id} could not confirm a read index (${response.status} ${(await response.text()).slice(0, 200)})`);
               return ((await response.json()) as { index: number }).index;
             },
-            token: clusterToken,
+            access: options.access,
           }),
         });
       } catch (error) {

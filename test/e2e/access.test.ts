@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sha256Hex } from "../../src/api/access.ts";
-import { ProcessCluster, waitUntil } from "./process-cluster.ts";
+import { freePort, ProcessCluster, waitUntil } from "./process-cluster.ts";
 
 const CLUSTER_TOKEN = "cluster-token-0123456789";
 const READER = "reader-secret-aaaaaaaaaa";
@@ -16,7 +16,11 @@ const LATE = "late-token-secret-eeeeeeeee";
 const SLOW = "slow-token-secret-fffffffff";
 const JOIN_SECRET = "join-secret-0123456789abcdef";
 
-const tokensYaml = (extra = "") => `auth:
+let consulPort = 0;
+const tokensYaml = (extra = "") => `compat:
+  consul:
+    port: ${consulPort}
+auth:
   token: ${CLUSTER_TOKEN}
   joinSecret: ${JOIN_SECRET}
   tokens:
@@ -41,6 +45,7 @@ describe("tokens, roles, scopes and limits on a real node", () => {
   beforeAll(async () => {
     const node = await cluster.define("n1");
     configFile = join(cluster.root, "n1.yaml");
+    consulPort = await freePort();
     writeFileSync(configFile, tokensYaml());
     await cluster.start("n1", {}, ["--config", configFile]);
     url = node.url;
@@ -141,6 +146,23 @@ describe("tokens, roles, scopes and limits on a real node", () => {
     });
     second.abort();
   }, 30_000);
+
+  it("holds Consul's port to the same tokens, roles and prefixes (X-Consul-Token)", async () => {
+    const consul = `http://127.0.0.1:${consulPort}`;
+    const as = (token: string) => ({ "x-consul-token": token });
+    expect((await fetch(`${consul}/v1/kv/app/config`)).status).toBe(403);
+    expect((await fetch(`${consul}/v1/kv/app/config?raw`, { headers: as(READER) })).status).toBe(200);
+    const readerWrite = await fetch(`${consul}/v1/kv/app/config`, { method: "PUT", body: "x", headers: as(READER) });
+    expect(readerWrite.status).toBe(403);
+    expect(await readerWrite.text()).toContain("needs role write");
+    expect((await fetch(`${consul}/v1/kv/app/from-consul`, { method: "PUT", body: "y", headers: as(APP_WRITER) })).status).toBe(200);
+    const outside = await fetch(`${consul}/v1/kv/ops/secret`, { method: "PUT", body: "stolen", headers: as(APP_WRITER) });
+    expect(outside.status).toBe(403);
+    expect(await outside.text()).toContain('may write only keys under "app/"');
+    expect((await fetch(`${consul}/v1/kv/?recurse`, { headers: as(APP_WRITER) })).status).toBe(403);
+    expect((await fetch(`${consul}/v1/kv/ops/?recurse`, { method: "DELETE", headers: as(APP_WRITER) })).status).toBe(403);
+    expect(await (await fetch(`${url}/v1/kv/ops/secret?raw`, { headers: bearer(CLUSTER_TOKEN) })).text()).toBe("s1");
+  });
 
   it("takes a token added to the YAML without a restart", async () => {
     expect((await fetch(`${url}/v1/kv/app/config`, { headers: bearer(LATE) })).status).toBe(401);
