@@ -248,13 +248,16 @@ const headerArbitrary: fc.Arbitrary<[string, string]> = fc.oneof(
 );
 
 /** One hostile request against the routes of `routes`; never names `nodeId` in a path (removing the only member ends the run). */
-export function requestArbitrary(routes: RouteSpec[], nodeId: string): fc.Arbitrary<FuzzRequest> {
+export function requestArbitrary(routes: RouteSpec[], nodeId: string, token?: string): fc.Arbitrary<FuzzRequest> {
+  // With a token, most requests carry it, so they get past the door to the routes.
+  const withToken: [string, string][] = token ? [["Authorization", `Bearer ${token}`]] : [];
+  const auth = fc.oneof({ weight: 4, arbitrary: fc.constant(withToken) }, { weight: 1, arbitrary: fc.constant<[string, string][]>([]) });
   return pathArbitrary(routes, nodeId).chain(({ path, route }) =>
     fc
       .record({
         method: fc.oneof({ weight: 4, arbitrary: fc.constant(route?.method ?? "GET") }, { weight: 2, arbitrary: fc.constantFrom(...KNOWN_METHODS) }),
         query: queryArbitrary(route),
-        headers: fc.array(headerArbitrary, { maxLength: 4 }),
+        headers: fc.tuple(auth, fc.array(headerArbitrary, { maxLength: 4 })).map(([a, h]) => [...a, ...h]),
         body: bodyArbitrary(route),
         length: fc.constantFrom("exact", "exact", "exact", "none", "short"),
       })

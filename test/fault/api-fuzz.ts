@@ -4,12 +4,12 @@
 // connection or a dead node; and every rejected request must leave the data
 // set (each key's value and modifyIndex) and the applied index as they were.
 //
-//   npm run fuzz:api -- --runs 20000 [--seed 42]
+//   npm run fuzz:api -- --runs 20000 [--seed 42] [--token T (the node requires it)]
 //
 // api-properties.test.ts runs a short version in `npm test`.
 
 import fc from "fast-check";
-import { ProcessCluster, type ProcessNode } from "../e2e/process-cluster.ts";
+import { ProcessCluster, waitUntil, type ProcessNode } from "../e2e/process-cluster.ts";
 import { describeRequest, requestArbitrary, routesOf, type FuzzRequest, type RouteSpec } from "./api-arbitraries.ts";
 import { rawRequest, type RawOutcome } from "./raw-http.ts";
 
@@ -23,23 +23,33 @@ export interface FuzzTarget {
   cluster: ProcessCluster;
   node: ProcessNode;
   routes: RouteSpec[];
+  /** PONTOON_TOKEN, when the node requires one; the harness's own calls carry it. */
+  token?: string;
   stop(): Promise<void>;
 }
 
-/** One node process with a few keys stored, settled (nothing left to apply), and its routes from /openapi. */
-export async function startTarget(): Promise<FuzzTarget> {
+/** fetch with the target's token. */
+function call(node: ProcessNode, token: string | undefined, path: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (token) headers.set("authorization", `Bearer ${token}`);
+  return fetch(`${node.url}${path}`, { ...init, headers });
+}
+
+/** One node process (requiring `token`, if given) with a few keys stored, settled (nothing left to apply), and its routes from /openapi. */
+export async function startTarget(options: { token?: string } = {}): Promise<FuzzTarget> {
   const cluster = new ProcessCluster();
   try {
     await cluster.define(NODE_ID);
-    const node = await cluster.start(NODE_ID);
-    await cluster.leader();
+    const node = await cluster.start(NODE_ID, options.token ? { PONTOON_TOKEN: options.token } : {});
+    await waitUntil("the node to lead", async () => ((await (await call(node, options.token, "/v1/cluster")).json()) as { state?: string }).state === "Leader" || undefined);
     for (const [key, value] of Object.entries(SEEDED)) {
-      const response = await fetch(`${node.url}/v1/kv/${key.split("/").map(encodeURIComponent).join("/")}`, { method: "PUT", body: value });
+      const response = await call(node, options.token, `/v1/kv/${key.split("/").map(encodeURIComponent).join("/")}`, { method: "PUT", body: value });
       if (!response.ok) throw new Error(`seeding ${key}: ${response.status} ${await response.text()}`);
     }
-    const routes = routesOf((await (await fetch(`${node.url}/openapi`)).json()) as Parameters<typeof routesOf>[0]);
-    await settled(node);
-    return { cluster, node, routes, stop: () => cluster.shutdown() };
+    const routes = routesOf((await (await call(node, options.token, "/openapi")).json()) as Parameters<typeof routesOf>[0]);
+    const target: FuzzTarget = { cluster, node, routes, token: options.token, stop: () => cluster.shutdown() };
+    await settled(target);
+    return target;
   } catch (error) {
     await cluster.shutdown();
     throw error;
@@ -52,14 +62,14 @@ interface DataSet {
   applied: number;
 }
 
-async function dataSet(node: ProcessNode): Promise<DataSet> {
-  const list = (await (await fetch(`${node.url}/v1/kv?prefix=`)).json()) as { items: { key: string; value: string; modifyIndex: number }[] };
-  const status = (await (await fetch(`${node.url}/v1/cluster`)).json()) as { appliedIndex: number };
+async function dataSet({ node, token }: FuzzTarget): Promise<DataSet> {
+  const list = (await (await call(node, token, "/v1/kv?prefix=")).json()) as { items: { key: string; value: string; modifyIndex: number }[] };
+  const status = (await (await call(node, token, "/v1/cluster")).json()) as { appliedIndex: number };
   return { entries: new Map(list.items.map((e) => [e.key, `${e.modifyIndex}:${e.value}`])), applied: status.appliedIndex };
 }
 
 /** Waits until the applied index stops moving for `quietMs` (the startup's own entries are in). */
-async function settled(node: ProcessNode, quietMs = 250): Promise<void> {
+async function settled(node: FuzzTarget, quietMs = 250): Promise<void> {
   let last = -1;
   for (let i = 0; i < 200; i++) {
     const { applied } = await dataSet(node);
@@ -121,10 +131,10 @@ export interface FuzzStats {
 export async function runApiProperty(target: FuzzTarget, options: { seed: number; runs: number; log?: (line: string) => void }): Promise<FuzzStats> {
   const { node } = target;
   const stats: FuzzStats = { requests: 0, byStatus: {}, rejected: 0, timeouts: 0, backgroundEntries: 0 };
-  let baseline = await dataSet(node);
+  let baseline = await dataSet(target);
   // The requests just before a failure: the one that broke the node may not be the one that noticed.
   const recent: string[] = [];
-  const property = fc.asyncProperty(requestArbitrary(target.routes, NODE_ID), async (request) => {
+  const property = fc.asyncProperty(requestArbitrary(target.routes, NODE_ID, target.token), async (request) => {
     stats.requests++;
     recent.push(`#${stats.requests} ${describeRequest(request)}`);
     if (recent.length > 8) recent.shift();
@@ -138,7 +148,7 @@ export async function runApiProperty(target: FuzzTarget, options: { seed: number
     const status = outcome.kind === "answered" ? outcome.response.status : outcome.kind === "stream" ? outcome.status : 0;
     if (status >= 400) {
       stats.rejected++;
-      const after = await dataSet(node);
+      const after = await dataSet(target);
       let code = "";
       try {
         if (outcome.kind === "answered") code = (JSON.parse(new TextDecoder().decode(outcome.response.body)) as { error: { code: string } }).error.code;
@@ -151,16 +161,16 @@ export async function runApiProperty(target: FuzzTarget, options: { seed: number
         // Nothing but the applied index moved: an entry of the node's own may have landed
         // meanwhile (the corruption check every 5 minutes, a hash report). Send the request
         // again once the node is quiet: it is the culprit only if it moves the index again.
-        await settled(node, 700);
-        const quiet = await dataSet(node);
+        await settled(target, 700);
+        const quiet = await dataSet(target);
         await rawRequest(node.httpPort, request, REQUEST_TIMEOUT_MS);
-        baseline = await dataSet(node);
+        baseline = await dataSet(target);
         changed = diff(quiet, baseline, DECIDED_IN_APPLY.has(code));
         if (!changed) stats.backgroundEntries++;
       }
       if (changed) throw new Error(`a rejected request (${status} ${code}) changed the data set: ${changed}\nfor:\n${describeRequest(request)}\n--- the requests before it ---\n${recent.join("\n")}`);
     } else {
-      baseline = await forgetTtls(node, request, baseline);
+      baseline = await forgetTtls(target, request, baseline);
     }
   });
   await fc.assert(property, {
@@ -174,14 +184,14 @@ export async function runApiProperty(target: FuzzTarget, options: { seed: number
  * A key written with ?ttl= would be deleted later by the leader's sweep,
  * moving the data set under a later request's feet: delete such keys now.
  */
-async function forgetTtls(node: ProcessNode, request: FuzzRequest, before: DataSet): Promise<DataSet> {
+async function forgetTtls(target: FuzzTarget, request: FuzzRequest, before: DataSet): Promise<DataSet> {
   // A corruption check started here proposes each node's hash report a little later.
-  if (/check-hash/i.test(request.target)) await settled(node, 300);
-  const after = await dataSet(node);
+  if (/check-hash/i.test(request.target)) await settled(target, 300);
+  const after = await dataSet(target);
   if (!/[?&]ttl/i.test(request.target)) return after;
   const written = [...after.entries.keys()].filter((k) => before.entries.get(k) !== after.entries.get(k));
   if (written.length === 0) return after;
-  const response = await fetch(`${node.url}/v1/txn`, {
+  const response = await call(target.node, target.token, "/v1/txn", {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ compare: [], success: written.map((key) => ({ op: "delete", key })), failure: [] }),
@@ -189,8 +199,8 @@ async function forgetTtls(node: ProcessNode, request: FuzzRequest, before: DataS
   if (!response.ok) throw new Error(`could not delete keys written with a ttl: ${response.status} ${await response.text()}`);
   // The leader's sweep (every 500 ms) may already have seen the key expire and proposed its
   // deletion: that entry moves the applied index, so wait until nothing more arrives.
-  await settled(node, 700);
-  return dataSet(node);
+  await settled(target, 700);
+  return dataSet(target);
 }
 
 function argument(name: string): string | undefined {
@@ -202,7 +212,7 @@ if (import.meta.main) {
   const runs = Number(argument("runs") ?? 5000);
   const seed = Number(argument("seed") ?? Math.floor(Math.random() * 2 ** 31));
   console.log(`api fuzz: ${runs} runs, seed ${seed} (replay with --seed ${seed})`);
-  const target = await startTarget();
+  const target = await startTarget({ token: argument("token") });
   const started = Date.now();
   try {
     const stats = await runApiProperty(target, { seed, runs });
