@@ -3,7 +3,7 @@
 // new leader gives every instance so a failover expires none of them.
 
 import { describe, expect, it } from "bun:test";
-import { LeaderMemory, dueTtlChanges } from "./heartbeats.ts";
+import { LeaderMemory, dueTtlChanges, ttlClock } from "./heartbeats.ts";
 import type { TtlRow } from "./store.ts";
 
 const T = 1_700_000_000_000;
@@ -44,6 +44,22 @@ describe("dueTtlChanges", () => {
       expect(dueTtlChanges([c.row], c.memory, c.now)).toEqual(c.expect as never);
     });
   }
+
+  // The console's countdown (ttlClock) must reach 0 exactly where the sweep decides, or the page would say one thing and the leader do another.
+  for (const c of cases.filter((c) => !(c.expect as { ttl?: string }[]).some((e) => e.ttl === "passing"))) {
+    it(`ttlClock agrees: ${c.name}`, () => {
+      const clock = ttlClock(c.row, c.memory, c.now);
+      expect(clock.due).toBe(c.row.ttl_status === "passing" ? "critical" : "remove");
+      expect(c.row.ttl_status === "passing" ? clock.dueInMs < 0 : clock.dueInMs <= 0).toBe(c.expect.length > 0);
+    });
+  }
+
+  it("ttlClock counts from the last heartbeat heard and from when this node became leader", () => {
+    expect(ttlClock(row(), memory({ seen: T + 8_000 }), T + 9_000)).toEqual({ lastSignAgoMs: 1_000, dueInMs: 9_000, due: "critical" });
+    const m = memory();
+    m.leaderSince = T + 20_000;
+    expect(ttlClock(row(), m, T + 21_000)).toEqual({ lastSignAgoMs: 1_000, dueInMs: 9_000, due: "critical" });
+  });
 
   it("forgets the heartbeats of instances that are gone", () => {
     const m = memory({ seen: T });

@@ -102,3 +102,26 @@ export function dueTtlChanges(rows: readonly TtlRow[], memory: LeaderMemory, now
   }
   return changes;
 }
+
+/** Where one TTL instance stands by the leader's clock and memory: what a console's countdown starts from. */
+export interface TtlClock {
+  /** Ms since the last sign of life the leader counts: a heartbeat it heard, the registration, or the start of its leadership. */
+  lastSignAgoMs: number;
+  /** Ms until the leader's sweep may decide `due` (negative: overdue, the next sweep decides). */
+  dueInMs: number;
+  /** passing: it goes critical; critical: it is removed. */
+  due: "critical" | "remove";
+}
+
+/** The same arithmetic as dueTtlChanges, told as time left rather than as a decision. */
+export function ttlClock(row: TtlRow, memory: LeaderMemory, now: number): TtlClock {
+  const seen = memory.seen.get(instanceKey(row.service, row.id)) ?? Number.NEGATIVE_INFINITY;
+  // The sweep's own stretch may not have begun yet (its grace after an election): leaderSince is when it will.
+  const since = Math.max(memory.since, memory.leaderSince);
+  if (row.ttl_status === "passing") {
+    const lastSign = Math.max(seen, since, row.renewed_at);
+    return { lastSignAgoMs: now - lastSign, dueInMs: lastSign + row.ttl_ms - now, due: "critical" };
+  }
+  const criticalSince = row.ttl_critical_since ?? row.renewed_at;
+  return { lastSignAgoMs: now - Math.max(seen, row.renewed_at), dueInMs: Math.max(criticalSince + row.deregister_after_ms, since + row.ttl_ms) - now, due: "remove" };
+}

@@ -2,12 +2,12 @@
 
 import { isIP } from "node:net";
 import { Elysia, t } from "elysia";
-import { CONSISTENCY_LEVELS, PluginError, blockingWaitMs, parseDuration } from "../../src/fsm/sdk.ts";
+import { CONSISTENCY_LEVELS, PluginError, blockingWaitMs, parseDuration, type Consistency } from "../../src/fsm/sdk.ts";
 import { waitForServiceChange } from "./blocking.ts";
 import { INSTANCE_ID, SERVICE_NAME, rulesSchema, type CheckSpec, type NamingRuntime } from "./commands.ts";
-import { leaderMemory } from "./heartbeats.ts";
+import { leaderMemory, ttlClock } from "./heartbeats.ts";
 import { candidates, pickByHash, pickRandom, type Candidate } from "./routing.ts";
-import { catalogIndex, getInstance, getRules, listInstances, listServices, serviceIndex, type Instance } from "./store.ts";
+import { catalogIndex, getInstance, getRules, listInstances, listServices, serviceIndex, serviceTtlRows, type Instance } from "./store.ts";
 
 const consistency = t.Optional(
   t.Union(CONSISTENCY_LEVELS.map((level) => t.Literal(level)), { description: "linearizable (default): never stale; leader: under the leader's lease; stale: whatever this node has" }),
@@ -126,9 +126,13 @@ export function namingRoutes(naming: NamingRuntime) {
         const { service } = params;
         await block((s) => s === service, () => naming.peek((db) => serviceIndex(db, service)), query.index, query.wait, request);
         const healthy = query.healthy !== undefined && query.healthy !== "false";
-        const { value } = await naming.read(query.consistency ?? "linearizable", (db) => ({ instances: listInstances(db, service, healthy), changed: serviceIndex(db, service) }));
+        const level = (query.consistency ?? "linearizable") as Consistency;
+        const { value } = await naming.read(level, (db) => ({ instances: listInstances(db, service, healthy), ttl: serviceTtlRows(db, service), changed: serviceIndex(db, service) }));
         set.headers["x-pontoon-index"] = String(value.changed);
-        return { service, index: value.changed, instances: value.instances.map(present) };
+        // Heartbeats live in the leader's memory: only a read that confirmed this node leads can tell a countdown.
+        const now = Date.now();
+        const clocks = new Map(level === "stale" ? [] : value.ttl.map((row) => [row.id, ttlClock(row, memory, now)]));
+        return { service, index: value.changed, instances: value.instances.map((i) => ({ ...present(i), ttlClock: clocks.get(i.id) ?? null })) };
       },
       {
         params: t.Object({ service: serviceParam }),

@@ -240,6 +240,13 @@ export function ttlRows(db: Database): TtlRow[] {
     .all();
 }
 
+/** The TTL rows of one service, for its listing's countdowns. */
+export function serviceTtlRows(db: Database, service: string): TtlRow[] {
+  return db
+    .query<TtlRow, [string]>("SELECT service, id, ttl_ms, ttl_status, renewed_at, ttl_critical_since, deregister_after_ms, modify_index FROM naming_instances WHERE service = ? AND ttl_ms IS NOT NULL")
+    .all(service);
+}
+
 /** What the leader's checker needs of each instance with an active check. */
 export interface CheckRow {
   service: string;
