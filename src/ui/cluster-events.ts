@@ -11,6 +11,7 @@ import { PLAIN_HTTP, type PeerHttp } from "../api/peer-http.ts";
 import { clusterStatus } from "../api/cluster-routes.ts";
 import type { Proposer } from "../fsm/proposer.ts";
 import { overviewOf, type MemberStatus } from "./cluster-overview.ts";
+import { memberFanoutRoutes } from "./member-fanout.ts";
 
 export interface ClusterEventsDeps {
   node: ClusterNode;
@@ -54,7 +55,8 @@ export function clusterEventsRoutes(deps: ClusterEventsDeps) {
     return overviewOf(self, views, Date.now());
   }
 
-  return new Elysia({ name: "cluster-events" }).get(
+  // The per-node fan-out rides along: the console's other member-by-member view.
+  return new Elysia({ name: "cluster-events" }).use(memberFanoutRoutes({ node: deps.node, proposer: deps.proposer, peers })).get(
     "/v1/cluster/events",
     ({ request }) => {
       const authorization = request.headers.get("authorization");

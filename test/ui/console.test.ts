@@ -240,10 +240,12 @@ describe("KV view", () => {
 });
 
 describe("Plugin pages and small screens", () => {
-  it("shows a plugin without a page of its own as its routes from /openapi, and calls them", async () => {
+  it("shows a plugin's routes from /openapi, and calls them", async () => {
     const { page } = await openConsole(browser, `${url(await follower())}/ui/#/plugins`);
     await page.locator(".plugin-list a").first().waitFor();
-    expect(await page.locator(".plugin-list a").allTextContents()).toEqual(["kv", "naming"]);
+    // Every plugin's routes; naming also has a page of its own (plugin-pages.test.ts), linked beside them.
+    expect(await page.locator(".plugin-list li > a").allTextContents()).toEqual(["kv", "naming"]);
+    expect(await page.locator(".plugin-list a.page").allTextContents()).toEqual(["Naming page"]);
     await page.getByRole("link", { name: "naming", exact: true }).click();
     const register = page.locator('article[data-route="PUT /v1/naming/services/{service}/instances/{id}"]');
     await register.getByLabel("service", { exact: true }).fill("web");

@@ -39,6 +39,8 @@ export interface CallOptions {
   body?: string;
   json?: unknown;
   headers?: Record<string, string>;
+  /** Ends a long call (a blocking query) when its view closes. */
+  signal?: AbortSignal;
 }
 
 /** The response of a call that succeeded (2xx); anything else throws ApiFailure. */
@@ -51,8 +53,9 @@ export async function call(method: string, path: string, options: CallOptions = 
   }
   let response: Response;
   try {
-    response = await fetch(path, { method, headers, body });
+    response = await fetch(path, { method, headers, body, signal: options.signal });
   } catch (error) {
+    if (options.signal?.aborted) throw error;
     throw new ApiFailure(0, "NETWORK", `the node could not be reached (${String(error)})`, {});
   }
   if (response.ok) return response;

@@ -1,11 +1,13 @@
 // The console's shell: asks for a token when the node wants one, then shows
 // the navigation and the view the URL's hash names (#/cluster, #/kv/<key>,
-// #/plugins/<name>), so a view can be bookmarked and reloaded.
+// #/plugins/<name>, and #/<plugin>/... for a plugin with a page of its own:
+// #/naming/<service>, #/ipvs), so a view can be bookmarked and reloaded.
 
 import { ApiFailure, callJson, token, whenUnauthorized } from "./api.ts";
 import { clusterView } from "./cluster-view.ts";
 import { doc, h, labelled, win, type El } from "./dom.ts";
 import { kvView, type KvView } from "./kv-view.ts";
+import { pageOf } from "./plugin-pages.ts";
 import { pluginNames, pluginsView } from "./plugins-view.ts";
 import { errorParts, type View } from "./widgets.ts";
 
@@ -13,6 +15,8 @@ const app = doc.getElementById("app")!;
 let current: { name: string; view: View } | null = null;
 let main: El | null = null;
 let nav: El | null = null;
+/** The plugins this node runs: only their pages get a tab. */
+let loaded: string[] = [];
 
 function route(): { name: string; rest: string[] } {
   const parts = win.location.hash.replace(/^#\/?/, "").split("/");
@@ -23,7 +27,8 @@ function route(): { name: string; rest: string[] } {
 function show(): void {
   if (!main) return;
   const { name, rest } = route();
-  const key = name === "plugins" ? `plugins/${rest.join("/")}` : name;
+  const page = loaded.includes(name) ? pageOf(name) : null;
+  const key = name === "plugins" || page ? `${name}/${rest.join("/")}` : name;
   if (current?.name === key && name === "kv") {
     (current.view as KvView).select(rest.length && rest.join("/") ? rest.join("/") : null);
     return;
@@ -36,17 +41,25 @@ function show(): void {
     view = kv;
   } else if (name === "plugins") {
     view = pluginsView(rest[0] ?? null);
+  } else if (page) {
+    view = page.open(rest);
   } else {
     view = clusterView();
   }
   current = { name: key, view };
   main.replaceChildren(view.el);
-  for (const link of ["cluster", "kv", "plugins"]) nav?.querySelector(`a[data-nav="${link}"]`)?.classList.toggle("active", link === name || (link === "cluster" && !["kv", "plugins"].includes(name)));
+  const tabs = ["cluster", "kv", ...pageTabs(), "plugins"];
+  for (const link of tabs) nav?.querySelector(`a[data-nav="${link}"]`)?.classList.toggle("active", link === name || (link === "cluster" && !tabs.includes(name)));
+}
+
+function pageTabs(): string[] {
+  return loaded.filter((p) => pageOf(p) !== null);
 }
 
 function shell(nodeId: string, plugins: string[]): void {
+  loaded = plugins;
   const link = (id: string, text: string) => h("a", { text, attrs: { href: `#/${id}`, "data-nav": id } });
-  nav = h("nav", { class: "main-nav", attrs: { "aria-label": "Views" } }, link("cluster", "Cluster"), link("kv", "KV"), link("plugins", "Plugins"));
+  nav = h("nav", { class: "main-nav", attrs: { "aria-label": "Views" } }, link("cluster", "Cluster"), link("kv", "KV"), ...pageTabs().map((p) => link(p, pageOf(p)!.title)), link("plugins", "Plugins"));
   const who = h("span", { class: "node", text: `node ${nodeId}`, title: `This page talks to node ${nodeId}` });
   const signOut = token.get() ? h("button", { text: "Sign out", type: "button", on: { click: () => (token.clear(), login("Signed out.")) } }) : null;
   main = h("main", { attrs: { "data-plugins": plugins.join(",") } });

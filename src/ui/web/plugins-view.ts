@@ -1,9 +1,11 @@
-// Plugin pages: for a plugin without a page of its own, its routes as GET
-// /openapi describes them (the node builds that document from the routes'
-// schemas), each with a form to call it and the answer shown as it came.
+// Plugin routes, for every plugin (the only view of one without a page of
+// its own in plugin-pages.ts): its routes as GET /openapi describes them (the
+// node builds that document from the routes' schemas), each with a form to
+// call it and the answer shown as it came.
 
 import { call, callJson } from "./api.ts";
 import { h, labelled, type El, type FieldEl } from "./dom.ts";
+import { pageOf } from "./plugin-pages.ts";
 import { confirmAction, errorParts, Notice, type View } from "./widgets.ts";
 
 interface Parameter {
@@ -42,8 +44,8 @@ export function pluginsView(name: string | null): View {
       if (name === null) {
         const names = await pluginNames();
         body.replaceChildren(
-          h("p", { text: "Each plugin's routes, from the node's OpenAPI document." }),
-          h("ul", { class: "plugin-list" }, ...names.map((n) => h("li", {}, h("a", { text: n, attrs: { href: `#/plugins/${encodeURIComponent(n)}` } })))),
+          h("p", { text: "Each plugin's routes, from the node's OpenAPI document; a plugin with a page of its own also has its tab." }),
+          h("ul", { class: "plugin-list" }, ...names.map((n) => h("li", {}, h("a", { text: n, attrs: { href: `#/plugins/${encodeURIComponent(n)}` } }), pageOf(n) ? h("span", { class: "hint" }, " · ", h("a", { class: "page", text: `${pageOf(n)!.title} page`, attrs: { href: `#/${encodeURIComponent(n)}` } })) : null))),
         );
         return;
       }
