@@ -5,7 +5,7 @@
 import { PluginError, type ApplyContext } from "../../src/fsm/sdk.ts";
 import type { ImportedService, IpvsConfig, IpvsResults } from "./commands.ts";
 import { editServer, editService, normalizeServer, normalizeService, parseServiceId, type RealServer, type ServerChanges, type ServerSpec, type ServiceChanges, type ServiceSpec } from "./model.ts";
-import { clearTable, deleteServer, deleteService, getServer, getService, putServer, putService, setHealthy, touchService, type ServiceEntry } from "./store.ts";
+import { clearTable, deleteServer, deleteService, getServer, getService, putServer, putService, setHealthy, setTableVersion, touchService, type ServiceEntry } from "./store.ts";
 import { parseAddress } from "./address.ts";
 
 type Ctx = ApplyContext<IpvsConfig>;
@@ -53,7 +53,7 @@ function existingServer(ctx: Ctx, service: ServiceEntry, address: string, port: 
   return server;
 }
 
-export const applyIpvs = {
+const handlers = {
   addService: (ctx: Ctx, args: { service: ServiceSpec }): IpvsResults["addService"] => {
     const service = addService(ctx, args.service);
     ctx.emit({ op: "addService", serviceId: service.id } satisfies IpvsEvent);
@@ -128,6 +128,18 @@ export const applyIpvs = {
     return { index: ctx.index, services: args.services.length, servers };
   },
 };
+
+/** Every handler, recording its index as the table's version (rolled back with the command if it fails). */
+export const applyIpvs = Object.fromEntries(
+  Object.entries(handlers).map(([name, handler]) => [
+    name,
+    (ctx: Ctx, args: never) => {
+      const result = (handler as (ctx: Ctx, args: never) => unknown)(ctx, args);
+      setTableVersion(ctx.db, ctx.index);
+      return result;
+    },
+  ]),
+) as typeof handlers;
 
 /** Runs `f`, prefixing the field of a PluginError it throws with `where` (services[2].servers[0].address). */
 function within<T>(where: string, f: () => T): T {

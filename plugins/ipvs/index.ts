@@ -8,7 +8,7 @@ import { ipvsCommands, ipvsConfig } from "./commands.ts";
 import { HEALTH_TICK_MS, runHealthChecks } from "./health.ts";
 import { startReconciler } from "./reconciler.ts";
 import { ipvsRoutes } from "./routes.ts";
-import { migrations } from "./store.ts";
+import { migrations, setTableVersion } from "./store.ts";
 
 export default definePlugin({
   name: "ipvs",
@@ -20,6 +20,7 @@ export default definePlugin({
   // A restored backup's indexes come from another log: every service becomes one version, at the restore.
   restored: (ctx) => {
     ctx.db.query("UPDATE ipvs_services SET create_index = ?1, modify_index = ?1").run(ctx.index);
+    setTableVersion(ctx.db, ctx.index);
     ctx.emit({ op: "restored" });
   },
   routes: ipvsRoutes,

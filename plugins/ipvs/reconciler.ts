@@ -9,7 +9,7 @@ import type { Database, NodeService, NodeServiceContext } from "../../src/fsm/sd
 import type { IpvsRuntime } from "./commands.ts";
 import { planCommands, type KernelTable } from "./diff.ts";
 import { KernelError, ipvsadm, readKernelTable } from "./kernel.ts";
-import { effectiveWeight, listServices } from "./store.ts";
+import { effectiveWeight, listServices, tableVersion } from "./store.ts";
 
 export type ReconcileMode = "off" | "apply" | "dry-run";
 
@@ -30,7 +30,7 @@ export interface ReconcilerStatus {
 const RETRY_MS = 2_000;
 /** Failures worth retrying soon; a missing ipvsadm or IPVS waits for an operator, so for the next change or resync. */
 const RETRIED = new Set(["COMMAND_FAILED", "UNREADABLE_TABLE", "RECONCILE_FAILED"]);
-/** How often the table is looked at for a change the events did not announce (a snapshot installed). */
+/** How often the table's version is looked at, for a change no event announced (a snapshot installed). */
 const POLL_MS = 250;
 
 /** Per node: the runtime is one object per plugin per node (see PluginRuntime). */
@@ -69,8 +69,8 @@ class Reconciler {
   private lastRunAt: number | null = null;
   private lastCommands: string[] = [];
   private lastError: ReconcilerStatus["lastError"] = null;
-  /** The table text the kernel was last made to match: a different one means there is work. */
-  private matched: string | null = null;
+  /** The table version the kernel was last made to match: a different one means there is work. */
+  private matched: number | null = null;
   private inFlight: Promise<void> | null = null;
 
   constructor(
@@ -96,19 +96,19 @@ class Reconciler {
 
   tick(): Promise<void> {
     if (this.inFlight) return this.inFlight;
-    // Read in one synchronous peek: the table and the index it was applied at belong together.
-    const { table, index } = this.runtime.peek((db) => ({ table: desiredTable(db), index: this.runtime.appliedIndex() }));
-    const text = JSON.stringify(table);
+    const version = this.runtime.peek(tableVersion);
     const since = this.lastRunAt === null ? Infinity : Date.now() - this.lastRunAt;
-    const due = text !== this.matched || since >= this.runtime.config.resyncMs || (this.lastError !== null && RETRIED.has(this.lastError.code) && since >= RETRY_MS);
+    const due = version !== this.matched || since >= this.runtime.config.resyncMs || (this.lastError !== null && RETRIED.has(this.lastError.code) && since >= RETRY_MS);
     if (!due) return Promise.resolve();
-    this.inFlight = this.run(table, text, index).finally(() => {
+    // Read in one synchronous peek: the table, its version and the index it was applied at belong together.
+    const { table, at, index } = this.runtime.peek((db) => ({ table: desiredTable(db), at: tableVersion(db), index: this.runtime.appliedIndex() }));
+    this.inFlight = this.run(table, at, index).finally(() => {
       this.inFlight = null;
     });
     return this.inFlight;
   }
 
-  private async run(desired: KernelTable[], text: string, index: number): Promise<void> {
+  private async run(desired: KernelTable[], version: number, index: number): Promise<void> {
     const program = this.runtime.config.ipvsadm;
     const ran: string[] = [];
     try {
@@ -134,7 +134,7 @@ class Reconciler {
       if (readError) this.fail(readError);
       else this.succeed();
       this.lastAppliedIndex = index;
-      this.matched = text;
+      this.matched = version;
     } catch (error) {
       this.fail(error);
     } finally {

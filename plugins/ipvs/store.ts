@@ -21,7 +21,18 @@ export const migrations = [
    ) WITHOUT ROWID`,
   // Set by the leader's health checks (setHealth), apart from the configured spec, so an edit keeps it.
   "ALTER TABLE ipvs_servers ADD COLUMN down INTEGER NOT NULL DEFAULT 0",
+  // The index of the last command that touched the table: what each node's reconciler polls, one row instead of the whole table.
+  "CREATE TABLE ipvs_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
+  "INSERT INTO ipvs_meta (name, value) VALUES ('version', 0)",
 ];
+
+export function tableVersion(db: Database): number {
+  return db.query<{ value: number }, []>("SELECT value FROM ipvs_meta WHERE name = 'version'").get()?.value ?? 0;
+}
+
+export function setTableVersion(db: Database, index: number): void {
+  db.query("UPDATE ipvs_meta SET value = ? WHERE name = 'version'").run(index);
+}
 
 /** A real server as reads answer it: whether its health check passes (always true without one). */
 export interface ServerEntry extends RealServer {

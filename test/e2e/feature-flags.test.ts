@@ -43,7 +43,8 @@ describe("the feature-flags example plugin, loaded by path", () => {
 
     const set = await put(a!, "new-checkout", { enabled: true, rollout: 30, description: "the new checkout page" });
     expect(set.status).toBe(200);
-    expect(await set.json()).toMatchObject({ name: "new-checkout", enabled: true, rollout: 30 });
+    const created = (await set.json()) as { version: number };
+    expect(created).toMatchObject({ name: "new-checkout", enabled: true, rollout: 30 });
     expect((await get(b!, "/new-checkout")).body).toMatchObject({ enabled: true, rollout: 30, description: "the new checkout page" });
 
     // A user is in or out the same way on every node: 30% of them, give or take.
@@ -69,9 +70,9 @@ describe("the feature-flags example plugin, loaded by path", () => {
     expect((await get(cluster.node(restarted).url, "/new-checkout?consistency=stale")).body.rollout).toBe(30);
     await cluster.leader();
 
-    // Snapshot: enough changes to compact the log, then a node that joins gets the flags in a snapshot.
+    // Snapshot: enough changes to compact the log past the first flag (trailingLogs 5), then a node that joins gets it in a snapshot.
     for (let i = 0; i < 40; i++) expect((await put(a!, `flag-${i}`, { enabled: i % 2 === 0 })).status).toBe(200);
-    await waitUntil("the leader to compact its log", async () => ((await cluster.status(leader)).snapshotIndex > 40 ? true : undefined));
+    await waitUntil("the leader to compact its log", async () => ((await cluster.status(leader)).snapshotIndex > created.version + 5 ? true : undefined));
     await cluster.define("n4", { RAFT_LEADER: `127.0.0.1:${cluster.node(leader).httpPort}` });
     const lateFile = join(cluster.root, "late.yaml");
     writeFileSync(lateFile, PLUGINS);
