@@ -66,6 +66,8 @@ async function main(): Promise<void> {
       cluster: { peers: config.cluster.peers, join: config.cluster.join, joinAsVoter: config.cluster.joinAsVoter, joinRetry: config.cluster.joinRetry },
       snapshot: { threshold: config.snapshot.threshold, intervalMs: durationMs(config.snapshot.interval), retain: config.snapshot.retain, trailingLogs: config.snapshot.trailingLogs },
       plugins,
+      // 0 turns the periodic check off (durations are otherwise at least 1 ms).
+      corruptionCheckIntervalMs: config.corruptionCheck.interval === 0 ? 0 : durationMs(config.corruptionCheck.interval),
       access: () => access,
       limits: () => limits,
       consulPort: config.compat.consul.port,

@@ -102,6 +102,12 @@ export const configSchema = Type.Object(
       retain: count(1, 100, 2),
       trailingLogs: count(0, 1_000_000_000, 10_240),
     }),
+    corruptionCheck: section({
+      interval: Type.Union([Type.String({ format: DURATION_FORMAT }), Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 })], {
+        expected: `${DURATION_EXPECTED}, or 0 for off`,
+        default: "5m",
+      }),
+    }),
     plugins: Type.Array(Type.String({ minLength: 1, expected: "a built-in plugin name or a path to a plugin module" }), {
       expected: "a list of plugin names or module paths",
       default: ["kv"],

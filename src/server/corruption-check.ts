@@ -79,6 +79,8 @@ export class CorruptionCheck {
 
   start(): void {
     this.unsubscribe = this.o.host.onCheck((check) => this.heard(check));
+    // 0: no periodic checks; one still runs when asked (POST /v1/cluster/check-hash) and is still heard.
+    if (this.o.intervalMs === 0) return;
     this.timer = setInterval(() => {
       if (this.o.raft.state() !== "Leader") return;
       this.propose().catch((error: unknown) => this.o.logger.warn("could not start a corruption check; the next one runs later", { error: String(error) }));

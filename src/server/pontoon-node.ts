@@ -38,6 +38,8 @@ export interface PontoonNodeOptions {
   raft: { host: string; port: number; advertise: string; tickMs: number; electionTicks: number; heartbeatTicks: number };
   cluster: { peers?: PeerSpec[]; join?: string; joinAsVoter: boolean; joinRetry: { initialMs: number; maxMs: number } };
   snapshot: { threshold: number; intervalMs: number; retain: number; trailingLogs: number };
+  /** How often the leader starts a corruption check (corruptionCheck.interval); 0: only when asked. */
+  corruptionCheckIntervalMs?: number;
   plugins: HostedPlugin[];
   /** Tokens, roles and the join secret; read per request (reloads live). */
   access: () => AccessPolicy;
@@ -137,6 +139,7 @@ export class PontoonNode {
       host,
       proposer,
       logger: child("check"),
+      ...(options.corruptionCheckIntervalMs === undefined ? {} : { intervalMs: options.corruptionCheckIntervalMs }),
       // Stop voting and serving at once; main logs the reason and exits non-zero.
       onCorrupt: (error) => {
         if (node.fatalListeners.size === 0) logger.error("this node's state differs from the cluster's; stopping", { error: error.message });

@@ -92,9 +92,9 @@ describe("loadConfig refuses a bad config with an error naming what to fix", () 
     { name: "a nested section written as a list", yaml: "cluster:\n  joinRetry: [500, 1000]\n", code: "BAD_SETTING", message: "cluster.joinRetry: expected a mapping of initialMs, maxMs, got a list [500,1000]" },
 
     // unknown keys
-    { name: "an unknown top-level key", yaml: "raftt:\n  port: 1\n", code: "UNKNOWN_SETTING", message: "raftt: unknown setting (pontoon.yaml); known: node, http, raft, cluster, snapshot, plugins, compat, auth, tls, limits, log, kv" },
-    { name: "a section of a plugin not in plugins", yaml: "plugins: [kv]\nnaming: {}\n", code: "UNKNOWN_SETTING", message: "naming: unknown setting (pontoon.yaml); known: node, http, raft, cluster, snapshot, plugins, compat, auth, tls, limits, log, kv; a plugin's section is allowed only when the plugin is in plugins" },
-    { name: "the kv section once kv is not listed", yaml: "plugins: [./mine/index.ts]\nkv: {}\n", code: "UNKNOWN_SETTING", message: "kv: unknown setting (pontoon.yaml); known: node, http, raft, cluster, snapshot, plugins, compat, auth, tls, limits, log, mine" },
+    { name: "an unknown top-level key", yaml: "raftt:\n  port: 1\n", code: "UNKNOWN_SETTING", message: "raftt: unknown setting (pontoon.yaml); known: node, http, raft, cluster, snapshot, corruptionCheck, plugins, compat, auth, tls, limits, log, kv" },
+    { name: "a section of a plugin not in plugins", yaml: "plugins: [kv]\nnaming: {}\n", code: "UNKNOWN_SETTING", message: "naming: unknown setting (pontoon.yaml); known: node, http, raft, cluster, snapshot, corruptionCheck, plugins, compat, auth, tls, limits, log, kv; a plugin's section is allowed only when the plugin is in plugins" },
+    { name: "the kv section once kv is not listed", yaml: "plugins: [./mine/index.ts]\nkv: {}\n", code: "UNKNOWN_SETTING", message: "kv: unknown setting (pontoon.yaml); known: node, http, raft, cluster, snapshot, corruptionCheck, plugins, compat, auth, tls, limits, log, mine" },
     { name: "a token's hash that is not 64 hex digits", yaml: "auth:\n  token: cluster-token\n  tokens:\n    - { name: ci, sha256: abc, role: read }\n", code: "BAD_SETTING", message: "auth.tokens[0].sha256: expected the token's SHA-256" },
     { name: "a token's unknown role", yaml: "auth:\n  token: cluster-token\n  tokens:\n    - { name: ci, sha256: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa, role: root }\n", code: "BAD_SETTING", message: "role: expected one of read, write, admin" },
     { name: "tokens without the cluster token", yaml: "auth:\n  tokens:\n    - { name: ci, sha256: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa, role: read }\n", code: "CONFLICTING_SETTINGS", message: "auth.tokens needs auth.token as well" },
@@ -226,6 +226,7 @@ log:
       raft: { host: "::", port: 5001, advertise: "[fd00::5]:5001", tickMs: 20, electionTicks: 20, heartbeatTicks: 2 },
       cluster: { join: "10.0.0.1:2221", joinRetry: { initialMs: 500, maxMs: 10_000 }, joinAsVoter: false },
       snapshot: { threshold: 100, interval: "5m", retain: 2, trailingLogs: 10_240 },
+      corruptionCheck: { interval: "5m" },
       plugins: ["kv"],
       compat: { consul: { port: 0 } },
       kv: { maxValueBytes: 2048 },
@@ -244,6 +245,7 @@ log:
       raft: { host: "127.0.0.1", port: 1111, advertise: "127.0.0.1:1111", tickMs: 50, electionTicks: 10, heartbeatTicks: 1 },
       cluster: { joinRetry: { initialMs: 500, maxMs: 10_000 }, joinAsVoter: true },
       snapshot: { threshold: 8192, interval: "30s", retain: 2, trailingLogs: 10_240 },
+      corruptionCheck: { interval: "5m" },
       plugins: ["kv"],
       compat: { consul: { port: 0 } },
       auth: { tokens: [] },
