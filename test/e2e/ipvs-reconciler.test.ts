@@ -57,7 +57,7 @@ describe("the IPVS reconciler (ipvs.apply)", () => {
         ...(id === "n2" ? { FAKE_IPVSADM_REFUSE_SCHEDULER: "mh" } : {}),
       });
     }
-    for (const id of ids) await cluster.start(id, {}, ["--config", cluster.peersFile(ids, { name: `${id}.yaml`, before: "plugins: [kv, ipvs]\nipvs:\n  apply: true\n" })]);
+    for (const id of ids) await cluster.start(id, {}, ["--config", cluster.peersFile(ids, { name: `${id}.yaml`, before: "plugins: [kv, ipvs]\nipvs:\n  apply: true\n  resyncMs: 600000\n" })]);
     const leader = await cluster.leader();
     const follower = cluster.node(ids.find((id) => id !== leader)!).url;
     const urls = ids.map((id) => cluster.node(id).url);
@@ -81,7 +81,8 @@ describe("the IPVS reconciler (ipvs.apply)", () => {
     for (const id of ids) expect(kernels[id]!.lines()).toEqual(wanted);
     expect(await status(cluster.node("n1").url)).toMatchObject({ node: "n1", mode: "apply", lastError: null });
 
-    // Someone edits n3's kernel by hand: a stray service, a changed weight. The next change puts it right with edits, not a rebuild.
+    // Someone edits n3's kernel by hand: a stray service, a changed weight. The next change puts it right with edits, not a rebuild
+    // (resyncMs is long here, so no periodic run reads the table while the test rewrites it).
     const n3 = kernels.n3!;
     const edited = n3.read();
     const web = edited.find((r) => r.name === "-t 10.0.0.1:80")!;
