@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { readFileSync } from "node:fs";
 import type { Browser } from "playwright-core";
-import { ProcessCluster, waitUntil } from "../e2e/process-cluster.ts";
+import { ProcessCluster, freePort, waitUntil } from "../e2e/process-cluster.ts";
 import { confirm, launch, openConsole, screenshot, waitForText } from "./browser.ts";
 
 const IDS = ["p1", "p2", "p3"];
@@ -112,6 +112,12 @@ describe("IPVS page", () => {
     await waitForText(service.locator("h3"), /scheduler wrr/);
     const server = service.locator('tr[data-server="10.1.0.2:8443"]');
     expect(await server.locator("td").allTextContents()).toEqual(["10.1.0.2:8443", "masq (NAT)", "7", "7", "no check", "—"]);
+    // A server whose check fails keeps its configured weight; the kernel's (effective) weight becomes 0.
+    const closed = await freePort();
+    expect((await api("POST", "/v1/ipvs/services/tcp/10.1.0.1/443/servers", { address: "127.0.0.1", port: closed, weight: 4, forwarding: "masq", check: { type: "tcp", intervalMs: 200, timeoutMs: 100, fall: 1 } })).status).toBe(200);
+    const failing = service.locator(`tr[data-server="127.0.0.1:${closed}"]`);
+    await waitForText(failing, /failing \(tcp\): weight 0/);
+    expect(await failing.locator("td").allTextContents()).toEqual([`127.0.0.1:${closed}`, "masq (NAT)", "4", "0", "failing (tcp): weight 0", "—"]);
 
     // Every member reports its own reconciler: dry-run, the commands it planned, and why it could not read the kernel's table.
     for (const id of IDS) {
@@ -162,6 +168,22 @@ describe("IPVS page", () => {
     expect(answer.status).toBe(400);
     expect(answer.json.error).toMatchObject({ code: "INVALID_PATH", field: "query.path" });
   });
+});
+
+describe("Small screens", () => {
+  it("fits the naming and ipvs pages on a phone-width screen without sideways scrolling", async () => {
+    const { page } = await openConsole(browser, `${url(await follower())}/ui/#/naming/web`, { width: 390, height: 844 });
+    const overflow = () => page.evaluate("document.documentElement.scrollWidth - window.innerWidth") as Promise<number>;
+    await page.locator('tr[data-instance="web-1"]').waitFor();
+    expect(await overflow()).toBeLessThanOrEqual(0);
+    await screenshot(page, "naming-phone");
+    await page.goto(`${url(await follower())}/ui/#/ipvs`);
+    await page.locator('article[data-service="udp/10.0.0.1/53"]').waitFor();
+    await page.locator(`tr[data-node="${IDS[0]}"] td.mode`).waitFor();
+    expect(await overflow()).toBeLessThanOrEqual(0);
+    await screenshot(page, "ipvs-phone");
+    await page.context().close();
+  }, 60_000);
 });
 
 function escape(text: string): string {
