@@ -58,7 +58,11 @@ export function memberFanoutRoutes(deps: { node: ClusterNode; proposer: Proposer
       return { path: query.path, members: await Promise.all(members.map((m) => ask(m.id, m.http, query.path, authorization))) };
     },
     {
-      query: t.Object({ path: t.String({ minLength: 4, maxLength: 256, description: "the route to GET on every member, e.g. /v1/ipvs/status" }) }),
+      query: t.Object({
+        path: t.String({ minLength: 4, maxLength: 256, description: "the route to GET on every member, e.g. /v1/ipvs/status" }),
+        // Membership as this node knows it is all the route reads, so a stale read is answered here, leader or not.
+        consistency: t.Optional(t.Union([t.Literal("linearizable"), t.Literal("leader"), t.Literal("stale")], { description: "stale: this node asks the members it knows of, even with no leader; otherwise the leader does" })),
+      }),
       detail: { summary: "One GET asked of every member, each answer beside its member (the web console's per-node views)", tags: ["cluster"] },
     },
   );

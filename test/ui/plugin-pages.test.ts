@@ -164,9 +164,14 @@ describe("IPVS page", () => {
   }, 60_000);
 
   it("asks members only for read routes outside /v1/cluster, with a 400 naming the field", async () => {
-    const answer = await api("GET", `/v1/cluster/each?path=${encodeURIComponent("/v1/cluster/each")}`);
-    expect(answer.status).toBe(400);
-    expect(answer.json.error).toMatchObject({ code: "INVALID_PATH", field: "query.path" });
+    for (const path of ["/v1/cluster/each", "/v1/cluster", "/v1/ipvs/../cluster/events", "/ui/main.js", "//evil.example/v1/x", "/v1/ipvs/status?x=1"]) {
+      const answer = await api("GET", `/v1/cluster/each?path=${encodeURIComponent(path)}`);
+      expect({ path, status: answer.status, code: answer.json.error?.code, field: answer.json.error?.field }).toEqual({ path, status: 400, code: "INVALID_PATH", field: "query.path" });
+    }
+    // A stale read is answered by the node asked: every member, each with its own status.
+    const each = await fetch(`${url(await follower())}/v1/cluster/each?path=${encodeURIComponent("/v1/ipvs/status")}&consistency=stale`);
+    const body = (await each.json()) as { members: { id: string; status: number; body: { node: string } }[] };
+    expect(body.members.map((m) => [m.id, m.status, m.body.node]).sort()).toEqual(IDS.map((id) => [id, 200, id]));
   });
 });
 

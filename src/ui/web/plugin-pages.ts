@@ -1,9 +1,10 @@
 // The plugins that have a console page of their own, by plugin name. A page
 // is a View built from the route after #/<name>/ (its tab); a plugin without
 // one is shown by plugins-view.ts from /openapi. Pages live in this bundle
-// rather than ship with their plugin: the console runs with the user's token
-// in its origin, so only code reviewed with the console runs there, and a
-// plugin's broken page cannot stop the console from building.
+// rather than ship with their plugin: they are written against the console's
+// own helpers (dom.ts, api.ts, widgets.ts), which are no stable API for
+// plugins; one Bun.build of fixed files cannot fail on a plugin's page and
+// take the console down with it; and ipvs's page must not touch plugins/ipvs/.
 
 import type { View } from "./widgets.ts";
 import { ipvsPage } from "./pages/ipvs-page.ts";

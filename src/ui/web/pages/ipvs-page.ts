@@ -1,6 +1,7 @@
 // The ipvs plugin's page: the replicated virtual services with their real
 // servers, each member's apply status (its reconciler, asked through
-// GET /v1/cluster/each since the page may talk only to its own node), and the
+// GET /v1/cluster/each by the page's own node, the only one it may talk to,
+// so the statuses keep coming while there is no leader), and the
 // table as `ipvsadm-save -n` text both ways: import (the API's refusal shown
 // as worded) and export. ipvs has no blocking query or watch, so the page
 // polls.
@@ -77,7 +78,7 @@ export function ipvsPage(): View {
       notice.clear();
     }, report(notice), POLL_MS),
     liveRead(async (signal) => {
-      const answer = await callJson<{ members: MemberAnswer[] }>("GET", `/v1/cluster/each?path=${encodeURIComponent("/v1/ipvs/status")}`, { signal });
+      const answer = await callJson<{ members: MemberAnswer[] }>("GET", `/v1/cluster/each?path=${encodeURIComponent("/v1/ipvs/status")}&consistency=stale`, { signal });
       nodes.replaceChildren(...answer.members.map(nodeRow));
       statusNotice.clear();
     }, report(statusNotice), POLL_MS),
