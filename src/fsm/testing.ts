@@ -62,7 +62,9 @@ export async function startPluginCluster(plugins: AnyPluginDefinition | AnyPlugi
           id: peer.id,
           dataDir: join(dir, peer.id),
           http: { host: "127.0.0.1", port: ports[2 * i + 1]!, advertise: peer.http, maxBodyBytes: 16 * 1024 * 1024 },
-          raft: { host: "127.0.0.1", port: ports[2 * i]!, advertise: peer.raft, tickMs: 20, electionTicks: 10, heartbeatTicks: 1 },
+          // The production timing (elections after 0.5-1 s): three nodes share this process's event loop, and a busy
+          // machine stalls it long enough for shorter timeouts to call elections mid-test.
+          raft: { host: "127.0.0.1", port: ports[2 * i]!, advertise: peer.raft, tickMs: 50, electionTicks: 10, heartbeatTicks: 1 },
           cluster: { peers, joinAsVoter: true, joinRetry: { initialMs: 100, maxMs: 1000 } },
           snapshot: { threshold: options.snapshotThreshold ?? 8192, intervalMs: 200, retain: 2, trailingLogs: 10 },
           // A copy of the sections per node: a plugin may keep per-node state keyed by its config object.
