@@ -15,6 +15,7 @@ import { labelRoute } from "./request-context.ts";
 import type { Metrics } from "./metrics.ts";
 import { openApiDocument } from "./openapi.ts";
 import { headAsGet } from "./head.ts";
+import { jsonDepthLimit } from "./json-depth.ts";
 import { clusterEventsRoutes } from "../ui/cluster-events.ts";
 import { consoleRoutes } from "../ui/routes.ts";
 
@@ -42,6 +43,7 @@ export function createApi(deps: ApiDeps) {
   const leaderPaths = deps.plugins.flatMap((p) => (p.definition.leaderRoutes as string[] | undefined) ?? []);
   let app = new Elysia({ name: "pontoon-api" })
     .use(headAsGet)
+    .use(jsonDepthLimit)
     .onError({ as: "global" }, ({ code, error, request, route }) => {
       if (route) labelRoute(route);
       const apiError =

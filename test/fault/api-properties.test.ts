@@ -5,6 +5,7 @@
 // One fixed seed, so a regression replays, plus a fresh one each run, printed.
 
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { MAX_JSON_DEPTH, nestsDeeperThan } from "../../src/api/json-depth.ts";
 import { runApiProperty, startTarget, type FuzzTarget } from "./api-fuzz.ts";
 import { rawRequest } from "./raw-http.ts";
 
@@ -69,6 +70,39 @@ describe("HTTP API: regressions found by the property", () => {
     expect(outcome.kind === "answered" && outcome.response.status).toBe(200);
     if (outcome.kind !== "answered") return;
     expect(Number(outcome.response.headers.get("content-length"))).toBeGreaterThan(0);
+  });
+
+  it("a deeply nested JSON body is a quick 400 BODY_TOO_DEEP; Elysia's pretty-printed validation message of it held the event loop for 35 s", async () => {
+    const deep = "[".repeat(20_000) + "]".repeat(20_000);
+    for (const path of ["/v1/txn", "/v1/cluster/join", "/v1/kv/a/rollback"]) {
+      const response = await fetch(`${target.node.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: deep, signal: AbortSignal.timeout(10_000) });
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as { error: { code: string; field: string } }).error).toMatchObject({ code: "BODY_TOO_DEEP", field: "body" });
+    }
+    // The bound applies to what is parsed as JSON: a kv value is raw bytes, whatever its content-type says.
+    const put = await fetch(`${target.node.url}/v1/kv/regression/deep`, { method: "PUT", headers: { "content-type": "application/json" }, body: deep });
+    expect(put.status).toBe(200);
+    expect(await (await fetch(`${target.node.url}/v1/kv/regression/deep?raw`)).text()).toBe(deep);
+    const shallow = await fetch(`${target.node.url}/v1/txn`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ compare: [], success: [{ op: "get", key: "regression/deep" }], failure: [] }) });
+    expect(shallow.status).toBe(200);
+  });
+
+  it("nestsDeeperThan counts brackets outside strings only, and stops at the bound", () => {
+    const bytes = (s: string) => new TextEncoder().encode(s);
+    const cases: [string, number, boolean][] = [
+      ["{}", 1, false],
+      ["[[]]", 1, true],
+      ['{"a": "[[[[[[[["}', 1, false],
+      [JSON.stringify({ a: "\\" }), 1, false],
+      [JSON.stringify({ a: '"[[[' }), 1, false],
+      ['[{"a": [1]}]', 2, true],
+      ['[{"a": [1]}]', 3, false],
+      // Malformed: closing first never counts as depth (JSON.parse refuses it before any validation).
+      ["]]]][[", 1, false],
+    ];
+    for (const [json, max, deeper] of cases) expect([json, nestsDeeperThan(bytes(json), max)]).toEqual([json, deeper]);
+    expect(nestsDeeperThan(bytes("[".repeat(MAX_JSON_DEPTH)), MAX_JSON_DEPTH)).toBe(false);
+    expect(nestsDeeperThan(bytes("[".repeat(MAX_JSON_DEPTH + 1)), MAX_JSON_DEPTH)).toBe(true);
   });
 
   it("a leadership transfer in a one-node cluster is a 409 naming why, not a 503 to retry", async () => {
