@@ -12,7 +12,7 @@
 import { ApiFailure, call, callJson } from "../api.ts";
 import { h, type El } from "../dom.ts";
 import { liveRead, type LiveRead } from "../live.ts";
-import { Notice, type View } from "../widgets.ts";
+import { errorParts, Notice, type View } from "../widgets.ts";
 
 interface TtlClock {
   lastSignAgoMs: number;
@@ -213,6 +213,8 @@ async function rulesView(service: string, signal: AbortSignal): Promise<El> {
     );
   } catch (error) {
     if (error instanceof ApiFailure && error.code === "RULES_NOT_FOUND") return h("p", { class: "hint", text: "No routing rules: every healthy instance takes traffic by its weight." });
-    throw error;
+    if (signal.aborted) throw error;
+    // Shown in place: the instances above are still current, and the rules are read again at the service's next change.
+    return h("p", { class: "notice error" }, ...errorParts(error));
   }
 }
