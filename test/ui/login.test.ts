@@ -47,6 +47,9 @@ describe("Signing in", () => {
     await fetch(`${url}/v1/kv/signed/in`, { method: "PUT", body: "yes", headers: { authorization: `Bearer ${TOKEN}` } });
     await page.locator('a[data-key="signed/in"]').waitFor();
     expect(await page.evaluate("sessionStorage.getItem('pontoon.token')")).toBe(TOKEN);
+    // The per-member fan-out (the IPVS page's apply status) asks each member with the caller's token, not with none.
+    const each = (await (await fetch(`${url}/v1/cluster/each?path=${encodeURIComponent("/v1/kv/signed/in")}&consistency=stale`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { members: { id: string; status: number }[] };
+    expect(each.members).toMatchObject([{ id: "t1", status: 200 }]);
 
     // A reload in the same tab stays signed in; the cluster view's stream works with the token.
     await page.goto(`${url}/ui/#/cluster`);
