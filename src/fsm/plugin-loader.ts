@@ -3,6 +3,7 @@
 
 import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { pluginSectionName } from "../config/load.ts";
 import { validateSection } from "../config/sections.ts";
 import type { HostedPlugin } from "./plugin-host.ts";
 import type { AnyPluginDefinition } from "./sdk.ts";
@@ -58,8 +59,13 @@ export async function loadPlugins(entries: string[], baseDir: string, at: (i: nu
  * the path, at start-up and when the watched file is edited alike.
  */
 export function configurePlugins(definitions: readonly AnyPluginDefinition[], config: object, shownFile: string): HostedPlugin[] {
-  return definitions.map((definition) => {
-    const section = (config as Record<string, unknown>)[definition.name];
-    return { definition, config: definition.config ? validateSection(definition.config, section ?? {}, definition.name, shownFile) : {} };
+  const entries = (config as { plugins?: unknown }).plugins;
+  return definitions.map((definition, i) => {
+    // The section is the one the config loader let through for this plugins: entry
+    // (a module's file or folder name), which is not always the plugin's own name.
+    const entry = Array.isArray(entries) && typeof entries[i] === "string" ? (entries[i] as string) : definition.name;
+    const name = pluginSectionName(entry);
+    const section = (config as Record<string, unknown>)[name];
+    return { definition, config: definition.config ? validateSection(definition.config, section ?? {}, name, shownFile) : {} };
   });
 }
