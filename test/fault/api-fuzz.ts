@@ -216,7 +216,10 @@ if (import.meta.main) {
   const started = Date.now();
   try {
     const stats = await runApiProperty(target, { seed, runs });
-    console.log(JSON.stringify({ seed, ...stats, seconds: Math.round((Date.now() - started) / 1000) }));
+    // Not a failure (a busy machine stalls a node too), but a request that blocks the event loop shows here first.
+    const stalls = target.cluster.logs(NODE_ID).split("\n").filter((line) => line.includes("event loop stalled"));
+    console.log(JSON.stringify({ seed, ...stats, eventLoopStalls: stalls.length, seconds: Math.round((Date.now() - started) / 1000) }));
+    for (const line of stalls) console.log(line);
   } catch (error) {
     console.error(String(error instanceof Error ? error.message : error));
     if (error instanceof Error && error.cause) console.error(`\n${String(error.cause instanceof Error ? error.cause.message : error.cause)}`);
