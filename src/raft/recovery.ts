@@ -26,11 +26,11 @@ export async function recover(storage: RaftStorage, snapshots: SnapshotStore, fs
   const hardState = storage.stable.getHardState();
   const newest = await snapshots.latest();
   const snapshot = newest && { meta: newest.stored.meta, data: newest.data };
-  const entries = loadLog(storage, snapshot?.meta, logger);
-
   // The state machine may already be ahead of the snapshot (a persistent FSM
   // records its last index): then restoring would only throw work away.
   const fsmIndex = fsm.appliedIndex?.() ?? 0;
+  const entries = loadLog(storage, snapshot?.meta, fsmIndex, logger);
+
   let applied = fsmIndex;
   if (snapshot && fsmIndex < snapshot.meta.index) {
     await fsm.restore(snapshot.data);
@@ -66,7 +66,7 @@ export async function recover(storage: RaftStorage, snapshots: SnapshotStore, fs
  * snapshot received from the leader and replacing the log leaves entries that
  * do not continue it: they are deleted here, as the install would have done.
  */
-function loadLog(storage: RaftStorage, snap: SnapshotMeta | undefined, logger: Logger): Entry[] {
+function loadLog(storage: RaftStorage, snap: SnapshotMeta | undefined, fsmIndex: number, logger: Logger): Entry[] {
   const first = storage.log.firstIndex();
   const last = storage.log.lastIndex();
   if (last === 0) return [];
@@ -76,6 +76,15 @@ function loadLog(storage: RaftStorage, snap: SnapshotMeta | undefined, logger: L
   // it, or holds the snapshot's last entry with the same term (§5.3 Log Matching).
   const keep = first === at + 1 || (first <= at && last >= at && storage.log.getEntry(at)?.term === snap.term);
   if (!keep) {
+    // Entries the state machine has applied past the snapshot are the only
+    // record of them: the start fails below either way, so fail here, before
+    // deleting them, and leave the files for the operator to examine.
+    if (fsmIndex > at) {
+      throw new RaftError(
+        "CORRUPT_STATE",
+        `the stored log (${first}-${last}) does not continue the newest snapshot (index ${at}, term ${snap.term}) and the state machine has applied index ${fsmIndex}: the snapshot or the log is damaged; nothing was deleted`,
+      );
+    }
     if (last > at) logger.warn("discarding stored entries that do not continue the newest snapshot", { first, last, snapshot: at });
     storage.transaction(() => storage.log.deleteRange(first, last));
     return [];

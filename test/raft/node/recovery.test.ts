@@ -76,6 +76,17 @@ describe("Recovery", () => {
     await expect(recover(storage, new MemorySnapshotStore(), fsm, silentLogger)).rejects.toMatchObject({ code: "CORRUPT_STATE" });
   });
 
+  it("refuses, and deletes nothing, when the log does not continue the snapshot but the state machine applied past it", async () => {
+    const storage = new MemoryStorage();
+    storage.log.storeEntries(entries(1, 10, 1));
+    const snapshots = new MemorySnapshotStore();
+    // An older snapshot (the newest was damaged, say) whose entry 5 has another term than the log's.
+    await snapshots.create({ index: 5, term: 2, configuration, configurationIndex: 1 }, bytes("{}"));
+    const fsm = Object.assign(new ListFSM(), { appliedIndex: () => 8 });
+    await expect(recover(storage, snapshots, fsm, silentLogger)).rejects.toMatchObject({ code: "CORRUPT_STATE" });
+    expect([storage.log.firstIndex(), storage.log.lastIndex()]).toEqual([1, 10]);
+  });
+
   it("a node that fails to open closes the storage and transport it was given", async () => {
     const storage = new MemoryStorage();
     storage.log.storeEntries(entries(1, 3, 1));
