@@ -86,5 +86,6 @@ export function createApi(deps: ApiDeps) {
   }
   const document = openApiDocument(app, { title: "Pontoon", version: deps.version });
   // The console's files come after the document: they are not part of the API.
-  return app.get("/openapi", () => document, { detail: { summary: "This API as an OpenAPI 3.1 document" } }).use(consoleRoutes());
+  const pages = deps.plugins.flatMap(({ definition: d }) => (d.consolePage ? [{ plugin: d.name, title: d.consolePage.title as string, module: d.consolePage.module as string }] : []));
+  return app.get("/openapi", () => document, { detail: { summary: "This API as an OpenAPI 3.1 document" } }).use(consoleRoutes(pages));
 }

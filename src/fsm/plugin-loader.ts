@@ -1,7 +1,7 @@
 // The YAML `plugins:` list into plugin definitions: a built-in name, or a path
 // to a user's module whose default export is definePlugin({...}).
 
-import { isAbsolute, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { pluginSectionName } from "../config/load.ts";
 import { validateSection } from "../config/sections.ts";
@@ -31,10 +31,11 @@ export async function loadPlugins(entries: string[], baseDir: string, at: (i: nu
   for (const [i, entry] of entries.entries()) {
     const builtIn = BUILT_IN[entry];
     let definition: unknown;
+    let file = join(import.meta.dir, "../../plugins", entry, "index.ts");
     if (builtIn) {
       definition = (await builtIn()).default;
     } else if (entry.includes("/") || entry.endsWith(".ts") || entry.endsWith(".js")) {
-      const file = isAbsolute(entry) ? entry : resolve(baseDir, entry);
+      file = isAbsolute(entry) ? entry : resolve(baseDir, entry);
       try {
         definition = ((await import(pathToFileURL(file).href)) as { default?: unknown }).default;
       } catch (error) {
@@ -48,9 +49,19 @@ export async function loadPlugins(entries: string[], baseDir: string, at: (i: nu
       throw new PluginLoadError(`${at(i)}: ${entry} does not export a plugin as its default export (export default definePlugin({...}))`);
     }
     if (out.some((p) => p.name === d.name)) throw new PluginLoadError(`${at(i)}: plugin "${d.name}" is listed twice`);
-    out.push(d as AnyPluginDefinition);
+    out.push(withPageResolved(d as AnyPluginDefinition, file, at(i)));
   }
   return out;
+}
+
+/** The plugin with its console page's module as an absolute path (it is written relative to the plugin's file). */
+function withPageResolved(definition: AnyPluginDefinition, file: string, at: string): AnyPluginDefinition {
+  const page = definition.consolePage as unknown;
+  if (page === undefined) return definition;
+  const { title, module } = (page ?? {}) as { title?: unknown; module?: unknown };
+  if (typeof title !== "string" || title.trim() === "" || title.length > 40) throw new PluginLoadError(`${at}: plugin "${definition.name}": consolePage.title must be a string of 1-40 characters`);
+  if (typeof module !== "string" || module === "") throw new PluginLoadError(`${at}: plugin "${definition.name}": consolePage.module must be the path of the page's module, relative to the plugin's file`);
+  return { ...definition, consolePage: { title, module: resolve(dirname(file), module) } };
 }
 
 /**

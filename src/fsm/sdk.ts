@@ -168,6 +168,13 @@ export interface PluginDefinition<
    * them here (kv makes every key's version the restore's index).
    */
   restored?: (ctx: ApplyContext<Static<ConfigSchema>>) => void;
+  /**
+   * A page of the plugin's own in the web console, under a tab named `title`.
+   * `module` is a TypeScript file (relative to the plugin's module) whose
+   * default export is a ConsolePage (src/ui/web/page-api.ts): bundled on its
+   * own, so a page that does not build breaks only its tab.
+   */
+  consolePage?: { title: string; module: string };
 }
 
 /** What a node service knows of the node it runs on. */

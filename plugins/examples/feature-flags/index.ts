@@ -40,6 +40,8 @@ export default definePlugin({
   description: "Feature flags with percentage rollouts (an example plugin)",
   // The YAML section `flags:`; defaults are filled in, and a bad value stops the node with the path named.
   config: Type.Object({ maxFlags: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000 }) }, { additionalProperties: false, default: {} }),
+  // Its own tab in the web console: page.ts, bundled and served by the node (plugins/README.md, "A console page").
+  consolePage: { title: "Feature flags", module: "./page.ts" },
   migrations: ["CREATE TABLE flags_flags (name TEXT PRIMARY KEY, enabled INTEGER NOT NULL, rollout INTEGER NOT NULL, description TEXT NOT NULL, version INTEGER NOT NULL) WITHOUT ROWID"],
   commands: {
     set: Type.Object({

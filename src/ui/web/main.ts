@@ -1,13 +1,13 @@
 // The console's shell: asks for a token when the node wants one, then shows
 // the navigation and the view the URL's hash names (#/cluster, #/kv/<key>,
 // #/plugins/<name>, and #/<plugin>/... for a plugin with a page of its own:
-// #/naming/<service>, #/ipvs), so a view can be bookmarked and reloaded.
+// #/naming/<service>, #/ipvs, #/flags), so a view can be bookmarked and reloaded.
 
 import { ApiFailure, callJson, token, whenUnauthorized } from "./api.ts";
 import { clusterView } from "./cluster-view.ts";
 import { doc, h, labelled, win, type El } from "./dom.ts";
 import { kvView, type KvView } from "./kv-view.ts";
-import { pageOf } from "./plugin-pages.ts";
+import { addShippedPages, pageOf } from "./plugin-pages.ts";
 import { pluginNames, pluginsView } from "./plugins-view.ts";
 import { errorParts, type View } from "./widgets.ts";
 
@@ -99,6 +99,8 @@ function login(reason: string | ApiFailure): void {
 async function start(): Promise<void> {
   try {
     const status = await callJson<{ id: string }>("GET", "/v1/cluster");
+    // Without this list the console still works: its plugins' own pages just get no tab.
+    addShippedPages(await callJson<Record<string, { title: string }>>("GET", "/ui/plugins.json").catch(() => ({})));
     shell(status.id, await pluginNames().catch(() => []));
   } catch (error) {
     if (error instanceof ApiFailure && error.status === 401) return; // whenUnauthorized shows the prompt

@@ -1,14 +1,17 @@
 // The plugins that have a console page of their own, by plugin name. A page
 // is a View built from the route after #/<name>/ (its tab); a plugin without
-// one is shown by plugins-view.ts from /openapi. Pages live in this bundle
-// rather than ship with their plugin: they are written against the console's
-// own helpers (dom.ts, api.ts, widgets.ts), which are no stable API for
-// plugins; one Bun.build of fixed files cannot fail on a plugin's page and
-// take the console down with it; and ipvs's page must not touch plugins/ipvs/.
+// one is shown by plugins-view.ts from /openapi. The built-in plugins' pages
+// live in this bundle: they are written against the console's own helpers
+// (dom.ts, api.ts, widgets.ts), which are no stable API for plugins, and
+// ipvs's page must not touch plugins/ipvs/. Any other plugin ships its page
+// (definePlugin's consolePage, written against page-api.ts): the node lists
+// those at /ui/plugins.json and each is bundled and loaded on its own
+// (shipped-page.ts), so one that fails cannot take the console down.
 
 import type { View } from "./widgets.ts";
 import { ipvsPage } from "./pages/ipvs-page.ts";
 import { namingPage } from "./pages/naming-page.ts";
+import { shippedPage } from "./shipped-page.ts";
 
 export interface PluginPage {
   /** The tab's text. */
@@ -22,6 +25,14 @@ export const PLUGIN_PAGES: Readonly<Record<string, PluginPage>> = {
   ipvs: { title: "IPVS", open: () => ipvsPage() },
 };
 
+/** The pages this node's plugins ship, from /ui/plugins.json. */
+const shipped = new Map<string, PluginPage>();
+
+export function addShippedPages(pages: Record<string, { title: string }>): void {
+  for (const [plugin, { title }] of Object.entries(pages)) shipped.set(plugin, shippedPage(plugin, title));
+}
+
+/** A page the plugin ships comes first: it is the page of the plugin this node runs under that name. */
 export function pageOf(plugin: string): PluginPage | null {
-  return Object.hasOwn(PLUGIN_PAGES, plugin) ? PLUGIN_PAGES[plugin]! : null;
+  return shipped.get(plugin) ?? (Object.hasOwn(PLUGIN_PAGES, plugin) ? PLUGIN_PAGES[plugin]! : null);
 }
