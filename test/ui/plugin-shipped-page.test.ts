@@ -1,7 +1,9 @@
 // A page shipped by a user's plugin (definePlugin's consolePage), in a real
-// headless Chromium against a real node process that loads the example
-// feature-flags plugin by path from its YAML, plus a second plugin, written
-// here into a temporary folder, whose page does not build. The flags page is
+// headless Chromium against a real node process that needs a token and loads
+// the example feature-flags plugin by path from its YAML, plus a second
+// plugin, written here into a temporary folder, whose page does not build.
+// The pages' files need no token (as the console's own); their calls carry
+// the one the user signed in with. The flags page is
 // fetched only when its tab opens, lists what the API wrote, writes what the
 // API then reads back, and shows the API's refusal in its words; the broken
 // page says why in its own tab and nothing else suffers.
@@ -11,10 +13,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Browser } from "playwright-core";
-import { ProcessCluster } from "../e2e/process-cluster.ts";
+import { loadPlugins } from "../../src/fsm/plugin-loader.ts";
+import { ProcessCluster, waitUntil } from "../e2e/process-cluster.ts";
 import { launch, openConsole, screenshot, waitForText } from "./browser.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
+const TOKEN = "shipped-page-test-token-0123456789";
+const AUTH = { authorization: `Bearer ${TOKEN}` };
 let cluster: ProcessCluster;
 let browser: Browser;
 let scratch: string;
@@ -44,11 +49,14 @@ beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), "pontoon-shipped-page-"));
   cluster = new ProcessCluster();
   const start = async (): Promise<void> => {
-    await cluster.define("f1");
+    await cluster.define("f1", { PONTOON_TOKEN: TOKEN });
     const plugins = ["kv", join(ROOT, "plugins/examples/feature-flags/index.ts"), writeBrokenPlugin(scratch)];
     const file = cluster.peersFile(["f1"], { name: "flags.yaml", before: `plugins: [${plugins.join(", ")}]\nfeature-flags:\n  maxFlags: 2\n` });
     await cluster.start("f1", {}, ["--config", file]);
-    await cluster.leader();
+    await waitUntil("f1 leads", async () => {
+      const response = await fetch(`${url()}/v1/cluster`, { headers: AUTH });
+      return response.ok && ((await response.json()) as { state: string }).state === "Leader" ? true : undefined;
+    });
   };
   [browser] = await Promise.all([launch(), start()]);
 }, 60_000);
@@ -61,14 +69,23 @@ afterAll(async () => {
 const url = () => cluster.node("f1").url;
 
 async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const response = await fetch(`${url()}${path}`, { method, headers: body === undefined ? {} : { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const response = await fetch(`${url()}${path}`, { method, headers: body === undefined ? AUTH : { ...AUTH, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
   return { status: response.status, json: await response.json().catch(() => null) };
+}
+
+/** The console at `hash`, signed in. */
+async function signedIn(hash: string) {
+  const opened = await openConsole(browser, `${url()}/ui/${hash}`);
+  await opened.page.getByLabel("Token").fill(TOKEN);
+  await opened.page.getByRole("button", { name: "Sign in" }).click();
+  return opened;
 }
 
 describe("A page a plugin ships", () => {
   it("gets a tab, is fetched only when it opens, lists a flag the API wrote, creates, updates and deletes flags the API reads back, and shows a refusal as the API words it", async () => {
     expect((await api("PUT", "/v1/flags/dark-mode", { enabled: true, rollout: 25, description: "night theme" })).status).toBe(200);
-    const { page, requests, errors } = await openConsole(browser, `${url()}/ui/`);
+    expect(await (await fetch(`${url()}/ui/plugins.json`)).json()).toEqual({ broken: { title: "Broken page" }, flags: { title: "Feature flags" } });
+    const { page, requests, errors } = await signedIn("");
     const tab = page.getByRole("link", { name: "Feature flags", exact: true });
     await tab.waitFor();
     expect(requests.some((r) => r.includes("/ui/plugins/flags.js"))).toBe(false);
@@ -109,8 +126,8 @@ describe("A page a plugin ships", () => {
     await dark.waitFor({ state: "detached" });
     expect((await api("GET", "/v1/flags/dark-mode")).status).toBe(404);
     await screenshot(page, "plugin-page-flags");
-    // The browser logs the refused call itself; nothing else went wrong in the page.
-    expect(errors.filter((e) => !e.includes("status of 409 (Conflict)"))).toEqual([]);
+    // The browser logs the refused calls itself (the 401 before signing in, the 409); nothing else went wrong in the page.
+    expect(errors.filter((e) => !/status of (401 \(Unauthorized\)|409 \(Conflict\))/.test(e))).toEqual([]);
     await page.context().close();
   }, 30_000);
 
@@ -123,7 +140,7 @@ describe("A page a plugin ships", () => {
     expect(refusal.message).toMatch(/^plugin broken's console page \(.+\/broken\/page\.ts\) did not build: Unexpected ; \(.+\/broken\/page\.ts:2:\d+\)$/);
     expect((await fetch(`${url()}/ui/plugins/nothing.js`)).status).toBe(404);
 
-    const { page } = await openConsole(browser, `${url()}/ui/#/broken`);
+    const { page } = await signedIn("#/broken");
     const broken = page.locator('section.shipped-page[data-page="broken"]');
     await broken.locator(".notice.error").waitFor();
     expect(await broken.getAttribute("data-state")).toBe("failed");
@@ -140,4 +157,15 @@ describe("A page a plugin ships", () => {
     await page.locator('tr[data-member="f1"]').waitFor();
     await page.context().close();
   }, 30_000);
+});
+
+describe("consolePage at load", () => {
+  it("resolves the module against the plugin's file, and refuses a page without a title naming the plugins entry", async () => {
+    const [flags] = await loadPlugins(["./plugins/examples/feature-flags/index.ts"], ROOT, (i) => `plugins[${i}]`);
+    expect(flags!.consolePage).toEqual({ title: "Feature flags", module: join(ROOT, "plugins/examples/feature-flags/page.ts") });
+    const dir = join(scratch, "untitled");
+    mkdirSync(dir);
+    writeFileSync(join(dir, "index.ts"), `export default { name: "untitled", consolePage: { module: "./page.ts" }, migrations: [], commands: {}, apply: {} };\n`);
+    await expect(loadPlugins(["kv", join(dir, "index.ts")], ROOT, (i) => `plugins[${i}]`)).rejects.toThrow(/^plugins\[1\]: plugin "untitled": consolePage\.title must be a string of 1-40 characters$/);
+  });
 });
