@@ -1,11 +1,11 @@
 // A page shipped by a user's plugin (definePlugin's consolePage), in a real
 // headless Chromium against a real node process that needs a token and loads
-// the example feature-flags plugin by path from its YAML, plus a second
-// plugin, written here into a temporary folder, whose page does not build.
-// The pages' files need no token (as the console's own); their calls carry
-// the one the user signed in with. The flags page is
+// the example feature-flags plugin by path from its YAML, plus two plugins
+// written here into a temporary folder: one whose page does not build, one
+// whose page throws when it opens. The pages' files need no token (as the
+// console's own); their calls carry the one the user signed in with. The flags page is
 // fetched only when its tab opens, lists what the API wrote, writes what the
-// API then reads back, and shows the API's refusal in its words; the broken
+// API then reads back, and shows the API's refusal in its words; a broken
 // page says why in its own tab and nothing else suffers.
 
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
@@ -24,25 +24,25 @@ let cluster: ProcessCluster;
 let browser: Browser;
 let scratch: string;
 
-/** A plugin of its own whose page has a syntax error: its node starts, its tab says why the page is missing. */
-function writeBrokenPlugin(dir: string): string {
-  mkdirSync(join(dir, "broken"));
+/** A plugin of its own named `name` whose page is `page` (source): its node starts whatever the page holds. */
+function writePlugin(dir: string, name: string, title: string, page: string): string {
+  mkdirSync(join(dir, name));
   writeFileSync(
-    join(dir, "broken", "index.ts"),
+    join(dir, name, "index.ts"),
     [
       `import { Type } from "@sinclair/typebox";`,
       `import { definePlugin } from ${JSON.stringify(join(ROOT, "src/fsm/sdk.ts"))};`,
       `export default definePlugin({`,
-      `  name: "broken",`,
-      `  consolePage: { title: "Broken page", module: "./page.ts" },`,
+      `  name: ${JSON.stringify(name)},`,
+      `  consolePage: { title: ${JSON.stringify(title)}, module: "./page.ts" },`,
       `  migrations: [],`,
       `  commands: { noop: Type.Object({}) },`,
       `  apply: { noop: () => null },`,
       `});`,
     ].join("\n"),
   );
-  writeFileSync(join(dir, "broken", "page.ts"), `export default (root: unknown) => {\n  const x = ;\n};\n`);
-  return join(dir, "broken", "index.ts");
+  writeFileSync(join(dir, name, "page.ts"), page);
+  return join(dir, name, "index.ts");
 }
 
 beforeAll(async () => {
@@ -50,7 +50,14 @@ beforeAll(async () => {
   cluster = new ProcessCluster();
   const start = async (): Promise<void> => {
     await cluster.define("f1", { PONTOON_TOKEN: TOKEN });
-    const plugins = ["kv", join(ROOT, "plugins/examples/feature-flags/index.ts"), writeBrokenPlugin(scratch)];
+    const plugins = [
+      "kv",
+      join(ROOT, "plugins/examples/feature-flags/index.ts"),
+      // Does not build: a syntax error.
+      writePlugin(scratch, "broken", "Broken page", `export default (root: unknown) => {\n  const x = ;\n};\n`),
+      // Builds, and throws when its tab opens.
+      writePlugin(scratch, "crashy", "Crashy page", `export default (root: unknown) => {\n  throw new Error("crashy cannot draw: no data yet");\n};\n`),
+    ];
     const file = cluster.peersFile(["f1"], { name: "flags.yaml", before: `plugins: [${plugins.join(", ")}]\nfeature-flags:\n  maxFlags: 2\n` });
     await cluster.start("f1", {}, ["--config", file]);
     await waitUntil("f1 leads", async () => {
@@ -84,7 +91,7 @@ async function signedIn(hash: string) {
 describe("A page a plugin ships", () => {
   it("gets a tab, is fetched only when it opens, lists a flag the API wrote, creates, updates and deletes flags the API reads back, and shows a refusal as the API words it", async () => {
     expect((await api("PUT", "/v1/flags/dark-mode", { enabled: true, rollout: 25, description: "night theme" })).status).toBe(200);
-    expect(await (await fetch(`${url()}/ui/plugins.json`)).json()).toEqual({ broken: { title: "Broken page" }, flags: { title: "Feature flags" } });
+    expect(await (await fetch(`${url()}/ui/plugins.json`)).json()).toEqual({ broken: { title: "Broken page" }, crashy: { title: "Crashy page" }, flags: { title: "Feature flags" } });
     const { page, requests, errors } = await signedIn("");
     const tab = page.getByRole("link", { name: "Feature flags", exact: true });
     await tab.waitFor();
@@ -131,7 +138,7 @@ describe("A page a plugin ships", () => {
     await page.context().close();
   }, 30_000);
 
-  it("that does not build says why in its own tab, while the console's other tabs and pages keep working", async () => {
+  it("that does not build, or throws when it opens, says why in its own tab, while the console's other tabs and pages keep working", async () => {
     const served = await fetch(`${url()}/ui/plugins/broken.js`);
     expect(served.status).toBe(500);
     const refusal = ((await served.json()) as { error: { code: string; message: string } }).error;
@@ -147,6 +154,12 @@ describe("A page a plugin ships", () => {
     expect(await broken.locator(".notice.error").textContent()).toBe(`PLUGIN_PAGE_BUILD ${refusal.message}`);
     expect(await page.getByRole("link", { name: "Broken page", exact: true }).getAttribute("class")).toContain("active");
     await screenshot(page, "plugin-page-broken");
+
+    // One that builds but throws when it opens: its own error, in its own tab.
+    await page.getByRole("link", { name: "Crashy page", exact: true }).click();
+    const crashy = page.locator('section.shipped-page[data-page="crashy"]');
+    await waitForText(crashy.locator(".notice.error"), /^crashy cannot draw: no data yet$/);
+    expect(await crashy.getAttribute("data-state")).toBe("failed");
 
     // The other page and the built-in views are untouched.
     await page.getByRole("link", { name: "Feature flags", exact: true }).click();
