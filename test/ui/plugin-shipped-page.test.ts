@@ -3,10 +3,10 @@
 // the example feature-flags plugin by path from its YAML, plus two plugins
 // written here into a temporary folder: one whose page does not build, one
 // whose page throws when it opens. The pages' files need no token (as the
-// console's own); their calls carry the one the user signed in with. The flags page is
-// fetched only when its tab opens, lists what the API wrote, writes what the
-// API then reads back, and shows the API's refusal in its words; a broken
-// page says why in its own tab and nothing else suffers.
+// console's own); their calls carry the one the user signed in with. The
+// flags page is fetched only when its tab opens, lists what the API wrote,
+// writes what the API then reads back, and shows the API's refusal in its
+// words; a broken page says why in its own tab and nothing else suffers.
 
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
