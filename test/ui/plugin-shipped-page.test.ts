@@ -117,7 +117,7 @@ describe("A page a plugin ships", () => {
     // A third flag passes maxFlags (2, its YAML section feature-flags:): the console's notice carries the API's code and message.
     await view.getByLabel("Name", { exact: true }).fill("third");
     await view.getByRole("button", { name: "Save" }).click();
-    await waitForText(view.locator(".notice.error"), /^TOO_MANY_FLAGS there are already 2 flags \(flags\.maxFlags\)$/);
+    await waitForText(view.locator(".notice.error"), /^TOO_MANY_FLAGS there are already 2 flags \(maxFlags in the plugin's YAML section, feature-flags:\)$/);
     expect((await api("GET", "/v1/flags/third")).status).toBe(404);
     await screenshot(page, "plugin-page-refusal");
 

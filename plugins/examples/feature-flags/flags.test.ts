@@ -19,7 +19,7 @@ describe("feature flags", () => {
     expect(cluster.peekAll(rows)).toEqual(Array(3).fill([{ name: "dark-mode", enabled: 1, rollout: 50, version: index }]));
   }, 30_000);
 
-  it("refuses a flag over flags.maxFlags with a 409, on every node alike", async () => {
+  it("refuses a flag over maxFlags with a 409, on every node alike", async () => {
     cluster = await startPluginCluster(flags, { config: { flags: { maxFlags: 1 } } });
     await cluster.leader().write("set", { name: "a", enabled: true });
     await expect(cluster.follower().write("set", { name: "b", enabled: true })).rejects.toMatchObject({ code: "TOO_MANY_FLAGS", status: 409 });

@@ -57,7 +57,7 @@ export default definePlugin({
     set: (ctx, args): Flag => {
       const exists = getFlag(ctx.db, args.name) !== null;
       const count = ctx.db.query<{ n: number }, []>("SELECT count(*) AS n FROM flags_flags").get()!.n;
-      if (!exists && count >= ctx.config.maxFlags) throw new PluginError("TOO_MANY_FLAGS", `there are already ${count} flags (flags.maxFlags)`, 409);
+      if (!exists && count >= ctx.config.maxFlags) throw new PluginError("TOO_MANY_FLAGS", `there are already ${count} flags (maxFlags in the plugin's YAML section, feature-flags:)`, 409);
       ctx.db
         .query("INSERT OR REPLACE INTO flags_flags (name, enabled, rollout, description, version) VALUES (?, ?, ?, ?, ?)")
         .run(args.name, args.enabled ? 1 : 0, args.rollout ?? 100, args.description ?? "", ctx.index);

@@ -2,7 +2,7 @@
 // flag with its rollout, a form that creates or replaces one, and a delete
 // button per flag. Written against ConsolePageApi only: the console hands it
 // an element and a way to call the node with the user's token, and shows the
-// API's refusals (a bad name, flags.maxFlags reached) as the API words them.
+// API's refusals (a bad name, maxFlags reached) as the API words them.
 
 import type { ConsolePage, PageElement, PageField } from "../../../src/ui/web/page-api.ts";
 
