@@ -165,6 +165,14 @@ export class RaftCore {
 
   step(m: Message): void {
     if (m.to !== this.id || m.from === this.id) return;
+    // Only a voter we know may claim a leadership transfer's right to skip
+    // the leader lease: a forged or removed server's "transfer" with a huge
+    // term would otherwise depose a healthy leader and leave every node at a
+    // term no election can leave. Its request is still heard as an ordinary
+    // one, since our configuration may be the stale one (dropping it outright
+    // cost liveness in the simulation: a lagging voter that did not know the
+    // only up-to-date candidate). Only tls.mutual keeps forged frames out.
+    if (m.type === "vote" && m.transfer && !this.isKnownVoter(m.from)) m = { ...m, transfer: false };
     if (m.term > this.term) {
       if (m.type === "vote" && this.election.ignoresVote(m)) return;
       const keepTerm = (m.type === "vote" && m.preVote) || (m.type === "voteResp" && m.preVote && m.granted);
@@ -387,6 +395,11 @@ export class RaftCore {
   }
 
   // ---- configuration -------------------------------------------------------------
+
+  /** Whether `id` is a voter in our latest or committed configuration. */
+  private isKnownVoter(id: NodeId): boolean {
+    return isVoter(this.latestConfiguration(), id) || isVoter(this.configs.at(this.commit).configuration, id);
+  }
 
   /** The latest configuration changed (appended, truncated or restored). */
   configurationChanged(): void {
