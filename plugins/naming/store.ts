@@ -36,7 +36,8 @@ export const migrations = [
   `CREATE TABLE naming_rules (service TEXT PRIMARY KEY, rules TEXT NOT NULL, modify_index INTEGER NOT NULL) WITHOUT ROWID`,
 ];
 
-export interface Instance {
+/** What a registration says of an instance. */
+export interface Registration {
   service: string;
   id: string;
   address: string;
@@ -47,6 +48,10 @@ export interface Instance {
   ttlMs: number | null;
   deregisterAfterMs: number;
   check: CheckSpec | null;
+}
+
+/** An instance as stored: its registration, its health, and its versions. */
+export interface Instance extends Registration {
   status: HealthStatus;
   ttlStatus: HealthStatus;
   checkStatus: HealthStatus;
@@ -150,18 +155,6 @@ export function touchService(db: Database, service: string, index: number): void
   db.query("INSERT INTO naming_services (service, modify_index) VALUES (?1, ?2) ON CONFLICT(service) DO UPDATE SET modify_index = excluded.modify_index").run(service, index);
 }
 
-export interface Registration {
-  service: string;
-  id: string;
-  address: string;
-  port: number;
-  weight: number;
-  tags: string[];
-  meta: Record<string, string>;
-  ttlMs: number | null;
-  deregisterAfterMs: number;
-  check: CheckSpec | null;
-}
 
 /**
  * Writes the instance. A registration counts as a sign of life: the TTL part

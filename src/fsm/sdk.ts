@@ -230,6 +230,40 @@ export function blockingWaitMs(raw: string | null | undefined): number {
 }
 
 /**
+ * The wait of a blocking query: resolves once one of the plugin's events that
+ * `accepts` arrives with an index above `after`, or `current()` (the index of
+ * the last change the query covers, read from the tables) already shows one,
+ * or `ms` pass, or the client goes away. It subscribes before it looks, so a
+ * change cannot slip between the look and the wait.
+ */
+export function waitForEvent(
+  plugin: Pick<PluginRuntime<any, any, any>, "subscribe">,
+  accepts: (event: unknown) => boolean,
+  after: number,
+  current: () => number,
+  ms: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  return new Promise((resolve) => {
+    let finished = false;
+    const done = (): void => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      unsubscribe();
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const unsubscribe = plugin.subscribe((events: PluginEvent[]) => {
+      if (events.some((e) => e.index > after && accepts(e.event))) done();
+    });
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done);
+    if (current() > after) done();
+  });
+}
+
+/**
  * Throws a 403 unless the token of the request being served may `access`
  * the key (or, with `asPrefix`, every key under the prefix): auth.tokens may
  * be scoped to key prefixes. A plugin that keeps keys calls this in its
