@@ -3,7 +3,10 @@
 // clients doing reads, writes, deletes and create-if-absent on a few keys
 // against random nodes with short deadlines, and a nemesis that kills and
 // restarts nodes (SIGKILL), pauses them (SIGSTOP/SIGCONT), cuts their
-// inbound links, or moves their wall clocks (libfaketime: jumps of up to two
+// inbound links (partition: a one-way cut), splits the cluster both ways
+// (split: one node cut off from the others, or the link between two nodes cut
+// while the third still reaches both), slows a node's inbound links (delay:
+// 50-300 ms), or moves their wall clocks (libfaketime: jumps of up to two
 // minutes either way, and strobing; Raft's timers run on the monotonic clock,
 // which is left alone). Half the faults pick the current leader. Afterwards
 // every fault is healed and the run checks:
@@ -11,7 +14,7 @@
 //     which also catches a lost acknowledged write;
 //   - every node holds the same keys and values (no divergence).
 //
-//   npm run jepsen -- [--time 300] [--nemesis kill|pause|partition|clock|mixed] [--clients 6] [--keys 3] [--out history.json]
+//   npm run jepsen -- [--time 300] [--nemesis kill|pause|partition|split|delay|clock|mixed] [--clients 6] [--keys 3] [--out history.json]
 
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -19,8 +22,8 @@ import { ProcessCluster, waitUntil } from "../e2e/process-cluster.ts";
 import { TcpProxy } from "../e2e/tcp-proxy.ts";
 import { checkLinearizable, type HistoryOp, type Value } from "./linearizability.ts";
 
-export type Nemesis = "kill" | "pause" | "partition" | "clock" | "mixed";
-export const NEMESES: readonly Nemesis[] = ["kill", "pause", "partition", "clock", "mixed"];
+export type Nemesis = "kill" | "pause" | "partition" | "split" | "delay" | "clock" | "mixed";
+export const NEMESES: readonly Nemesis[] = ["kill", "pause", "partition", "split", "delay", "clock", "mixed"];
 
 /** Where Debian's faketime package puts the library (amd64, arm64). */
 const FAKETIME_LIBRARIES = ["/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1", "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1", "/usr/lib/faketime/libfaketime.so.1"];
@@ -140,7 +143,7 @@ export async function runJepsen(o: JepsenOptions): Promise<JepsenResult> {
     const nemesis = async (): Promise<void> => {
       while (now() < deadline - 2_000) {
         await Bun.sleep(1_000 + Math.random() * 1_500);
-        const kinds = faketime ? (["kill", "pause", "partition", "clock"] as const) : (["kill", "pause", "partition"] as const);
+        const kinds = faketime ? (["kill", "pause", "partition", "split", "delay", "clock"] as const) : (["kill", "pause", "partition", "split", "delay"] as const);
         const kind = o.nemesis === "mixed" ? kinds[Math.floor(Math.random() * kinds.length)]! : o.nemesis;
         // Half the faults go to the leader, where they matter most.
         const leader = Math.random() < 0.5 ? await cluster.leader(undefined, 2_000).catch(() => null) : null;
@@ -169,6 +172,22 @@ export async function runJepsen(o: JepsenOptions): Promise<JepsenResult> {
             await Bun.sleep(hold / offsets.length);
           }
           setClock(id, "+0");
+        } else if (kind === "split") {
+          // Cut both ways between `id` and one other node, or between `id` and both.
+          const others = ids.filter((other) => other !== id);
+          const cutFrom = Math.random() < 0.5 ? others : [others[Math.floor(Math.random() * others.length)]!];
+          faults[faults.length - 1] += ` (from ${cutFrom.join(", ")}${cutFrom.length === 1 ? `; ${others.find((o) => !cutFrom.includes(o))} reaches both` : ""})`;
+          log(`  split: ${id} | ${cutFrom.join(", ")}`);
+          proxies.get(id)!.block(cutFrom.map(raftOf));
+          for (const other of cutFrom) proxies.get(other)!.block([raftOf(id)]);
+          await Bun.sleep(hold);
+          for (const proxy of proxies.values()) proxy.heal();
+        } else if (kind === "delay") {
+          const ms = Math.round(50 + Math.random() * 250);
+          faults[faults.length - 1] += ` (${ms} ms)`;
+          proxies.get(id)!.delay(ms);
+          await Bun.sleep(hold);
+          proxies.get(id)!.heal();
         } else {
           proxies.get(id)!.partition();
           await Bun.sleep(hold);
@@ -188,6 +207,8 @@ export async function runJepsen(o: JepsenOptions): Promise<JepsenResult> {
       history[key]!.push({ call, ret: now(), op: { kind: "read", output }, label: "final read" });
     }
     const divergence = await checkConvergence(cluster, keys);
+    const final = await cluster.status(await cluster.leader(undefined, 30_000));
+    log(`after healing: ${final.id} leads in term ${final.term} (every term past the first few is an election a fault caused)`);
 
     const violations: string[] = [];
     for (const key of keys) {
