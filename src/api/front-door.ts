@@ -7,7 +7,7 @@
 import { requirementOf, type AccessPolicy } from "./access.ts";
 import type { ClientLimits } from "./client-limits.ts";
 import { ApiError, errorResponse, toApiError } from "./errors.ts";
-import { clientTimeout } from "./forward.ts";
+import { clientTimeout, FORWARDED_HEADER } from "./forward.ts";
 import type { Metrics } from "./metrics.ts";
 import { requestContext, type RequestContext } from "./request-context.ts";
 
@@ -57,9 +57,14 @@ export function frontDoor(app: { handle(request: Request): Promise<Response> }, 
         context.principal = principal;
         const denied = access.authorize(principal, need, request, `${request.method} ${path}`);
         if (denied) throw denied;
-        const client = access.enabled ? principal.name : (server?.requestIP(request)?.address ?? "unknown");
-        deps.limits.admit(client, principal.requestsPerSecond);
-        if (longPoll) endWatch = deps.limits.openWatch(client);
+        // Without auth a client is its IP, and a request a follower forwarded comes from the
+        // follower's: the follower counted it against its real client already.
+        const forwardedAnonymously = !access.enabled && request.headers.has(FORWARDED_HEADER);
+        if (!forwardedAnonymously) {
+          const client = access.enabled ? principal.name : (server?.requestIP(request)?.address ?? "unknown");
+          deps.limits.admit(client, principal.requestsPerSecond);
+          if (longPoll) endWatch = deps.limits.openWatch(client);
+        }
       }
       const admitted = await withinBodyLimit(request, deps.maxBodyBytes);
       context.route = "unmatched";

@@ -194,3 +194,26 @@ describe("the join secret", () => {
     await waitUntil("j2 is a member", async () => ((await members()).includes("j2") ? true : undefined));
   }, 90_000);
 });
+
+describe("limits without auth, on a cluster", () => {
+  const cluster = new ProcessCluster();
+  afterAll(() => cluster.shutdown());
+
+  it("counts a blocking query where the client sent it, not again on the leader it was forwarded to", async () => {
+    await cluster.startPeers(["w1", "w2", "w3"], "limits:\n  watchersPerClient: 2\n");
+    const leader = await cluster.leader();
+    const [a, b] = ["w1", "w2", "w3"].filter((id) => id !== leader).map((id) => cluster.node(id));
+    expect((await fetch(`${a!.url}/v1/kv/blocked`, { method: "PUT", body: "v" })).status).toBe(200);
+    const index = Number((await fetch(`${a!.url}/v1/kv/blocked`)).headers.get("x-pontoon-index"));
+    const stop = new AbortController();
+    // Two through one follower and one through the other: each follower is within its limit of two;
+    // the leader sees three forwarded from this machine's one address.
+    const block = (url: string) => fetch(`${url}/v1/kv/blocked?index=${index}&wait=20s`, { signal: stop.signal }).catch(() => null);
+    const waiting = [block(a!.url), block(a!.url), block(b!.url)];
+    await Bun.sleep(300); // let all three reach the leader; a refusal would answer at once
+    expect((await fetch(`${a!.url}/v1/kv/blocked`, { method: "PUT", body: "w" })).status).toBe(200);
+    const answers = await Promise.all(waiting);
+    expect(answers.map((r) => r?.status)).toEqual([200, 200, 200]);
+    stop.abort();
+  }, 60_000);
+});
