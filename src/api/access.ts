@@ -101,7 +101,7 @@ export class AccessPolicy {
       });
     }
     if (need.plugin && who.plugins && !who.plugins.includes(need.plugin)) {
-      return new ApiError(403, "FORBIDDEN", `token "${who.name}" may call plugins ${who.plugins.join(", ")}; ${what} belongs to plugin ${need.plugin}`, { missing: `plugin:${need.plugin}`, plugin: need.plugin });
+      return new ApiError(403, "FORBIDDEN", `token "${who.name}" may call ${who.plugins.length === 0 ? "no plugin" : `plugins ${who.plugins.join(", ")}`}; ${what} belongs to plugin ${need.plugin}`, { missing: `plugin:${need.plugin}`, plugin: need.plugin });
     }
     return null;
   }
