@@ -11,6 +11,7 @@ import { RaftNode } from "./raft/node.ts";
 import { FileSnapshotStore } from "./storage/file-snapshot-store.ts";
 import { openSqliteStorage } from "./storage/sqlite-storage.ts";
 import { TcpTransport } from "./transport/tcp-transport.ts";
+import { freePort } from "./transport/free-port.ts";
 
 const say = (line: string) => console.log(`[demo] ${line}`);
 const decoder = new TextDecoder();
@@ -59,13 +60,6 @@ async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await Bun.sleep(20);
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = server.port;
-  server.stop(true);
-  return port;
 }
 
 async function main(): Promise<void> {

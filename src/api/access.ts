@@ -70,20 +70,23 @@ export class AccessPolicy {
   /** The principal the request's token names, or a 401 saying what is wrong with it. */
   authenticate(request: Request): Principal | ApiError {
     const match = /^Bearer\s+(.+)$/i.exec(request.headers.get("authorization") ?? "");
-    return this.principalOf(match ? match[1]!.trim() : null);
-  }
-
-  /** The principal a token names (null: none was given), or the 401. */
-  principalOf(given: string | null): Principal | ApiError {
-    if (!this.enabled) return ANONYMOUS;
-    if (given === null || given === "") {
+    const found = this.principalOf(match ? match[1]!.trim() : null);
+    if (found === "missing") {
       return new ApiError(401, "UNAUTHORIZED", "this node requires a token: send `Authorization: Bearer <token>`", {}, { "www-authenticate": 'Bearer realm="pontoon"' });
     }
+    if (found === "invalid") {
+      return new ApiError(401, "UNAUTHORIZED", "the bearer token is not valid for this cluster", {}, { "www-authenticate": 'Bearer realm="pontoon", error="invalid_token"' });
+    }
+    return found;
+  }
+
+  /** The principal a token names (null: none was given); each API words the two refusals its own way. */
+  principalOf(given: string | null): Principal | "missing" | "invalid" {
+    if (!this.enabled) return ANONYMOUS;
+    if (given === null || given === "") return "missing";
     if (this.settings.token !== undefined && tokenMatches(given, this.settings.token)) return CLUSTER;
     // A lookup by the hash of what was given reveals nothing about the stored hashes to a timing attacker.
-    const found = this.byHash.get(sha256Hex(given));
-    if (found) return found;
-    return new ApiError(401, "UNAUTHORIZED", "the bearer token is not valid for this cluster", {}, { "www-authenticate": 'Bearer realm="pontoon", error="invalid_token"' });
+    return this.byHash.get(sha256Hex(given)) ?? "invalid";
   }
 
   /** Null when `who` may make a request that needs `need`, else the 403 that names what is missing. */

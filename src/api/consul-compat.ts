@@ -17,7 +17,7 @@ import { getEntry, lastChangeIndex, listEntries, type StoredEntry } from "../../
 import { blockingWaitMs, PluginError, requireKeyAccess, type Consistency, type PluginRuntime } from "../fsm/sdk.ts";
 import type { AccessPolicy, Requirement } from "./access.ts";
 import { catalogRoute } from "./consul-catalog.ts";
-import { ApiError, toApiError } from "./errors.ts";
+import { toApiError } from "./errors.ts";
 import { requestContext } from "./request-context.ts";
 
 export interface ConsulCompatDeps {
@@ -47,10 +47,11 @@ function consulEntry(e: StoredEntry) {
 export function consulCompat(deps: ConsulCompatDeps): (request: Request, server?: { timeout(request: Request, seconds: number): void }) => Promise<Response> {
   return async (request, server) => {
     const url = new URL(request.url);
-    const principal = deps.access().principalOf(consulToken(request, url));
-    if (principal instanceof ApiError) return text(403, `ACL not found: ${principal.message.replace("send `Authorization: Bearer <token>`", "give it in X-Consul-Token")}`);
-    const need = consulRequirement(request.method, url.pathname);
-    const denied = deps.access().authorize(principal, need, request, `${request.method} ${url.pathname}`);
+    const access = deps.access();
+    const principal = access.principalOf(consulToken(request, url));
+    if (principal === "missing") return text(403, "ACL not found: this port requires a token; give it in X-Consul-Token");
+    if (principal === "invalid") return text(403, "ACL not found: the token is not valid for this cluster");
+    const denied = access.authorize(principal, consulRequirement(request.method, url.pathname), request, `${request.method} ${url.pathname}`);
     if (denied) return text(403, `Permission denied: ${denied.message}`);
     return requestContext.run({ route: "consul", principal }, () => answer(deps, request, url, server));
   };
@@ -65,32 +66,30 @@ function consulRequirement(method: string, path: string): Requirement {
 }
 
 async function answer(deps: ConsulCompatDeps, request: Request, url: URL, server?: { timeout(request: Request, seconds: number): void }): Promise<Response> {
-  {
-    try {
-      if (url.pathname === "/v1/status/leader" && request.method === "GET") return json(deps.leader()?.address ?? "");
-      if (url.pathname === "/v1/status/peers" && request.method === "GET") return json(deps.peers());
-      if (url.pathname === "/v1/txn" && request.method === "PUT") return await txn(deps, request);
-      if ((url.pathname.startsWith("/v1/catalog/") || url.pathname.startsWith("/v1/health/")) && request.method === "GET") {
-        if (!deps.naming) return text(404, `${url.pathname}: this node does not run the naming plugin (add naming to plugins:)`);
-        if (url.searchParams.has("index")) server?.timeout(request, 0);
-        const answered = await catalogRoute({ naming: deps.naming, consistency: await readLevel(deps, url), knownLeader: deps.leader() !== null }, request, url);
-        if (answered) return answered;
-      }
-      if (url.pathname.startsWith("/v1/kv/")) {
-        const key = decodeURIComponent(url.pathname.slice("/v1/kv/".length));
-        if (request.method === "GET") {
-          if (url.searchParams.has("index")) server?.timeout(request, 0);
-          return await read(deps, request, url, key);
-        }
-        if (request.method === "PUT") return await put(deps, request, url, key);
-        if (request.method === "DELETE") return await remove(deps, url, key);
-      }
-      return text(404, `no such endpoint: ${request.method} ${url.pathname} (this port serves Consul's KV, catalog and health APIs)`);
-    } catch (error) {
-      const e = toApiError(error, request.method !== "GET");
-      // Consul answers a missing leader with 500 "No cluster leader"; clients retry on it.
-      return text(e.code === "NO_LEADER" ? 500 : e.status, e.code === "NO_LEADER" ? `No cluster leader: ${e.message}` : e.message);
+  try {
+    if (url.pathname === "/v1/status/leader" && request.method === "GET") return json(deps.leader()?.address ?? "");
+    if (url.pathname === "/v1/status/peers" && request.method === "GET") return json(deps.peers());
+    if (url.pathname === "/v1/txn" && request.method === "PUT") return await txn(deps, request);
+    if ((url.pathname.startsWith("/v1/catalog/") || url.pathname.startsWith("/v1/health/")) && request.method === "GET") {
+      if (!deps.naming) return text(404, `${url.pathname}: this node does not run the naming plugin (add naming to plugins:)`);
+      if (url.searchParams.has("index")) server?.timeout(request, 0);
+      const answered = await catalogRoute({ naming: deps.naming, consistency: await readLevel(deps, url), knownLeader: deps.leader() !== null }, request, url);
+      if (answered) return answered;
     }
+    if (url.pathname.startsWith("/v1/kv/")) {
+      const key = decodeURIComponent(url.pathname.slice("/v1/kv/".length));
+      if (request.method === "GET") {
+        if (url.searchParams.has("index")) server?.timeout(request, 0);
+        return await read(deps, request, url, key);
+      }
+      if (request.method === "PUT") return await put(deps, request, url, key);
+      if (request.method === "DELETE") return await remove(deps, url, key);
+    }
+    return text(404, `no such endpoint: ${request.method} ${url.pathname} (this port serves Consul's KV, catalog and health APIs)`);
+  } catch (error) {
+    const e = toApiError(error, request.method !== "GET");
+    // Consul answers a missing leader with 500 "No cluster leader"; clients retry on it.
+    return text(e.code === "NO_LEADER" ? 500 : e.status, e.code === "NO_LEADER" ? `No cluster leader: ${e.message}` : e.message);
   }
 }
 

@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AccessPolicy } from "../api/access.ts";
 import { silentLogger, type Logger } from "../raft/logger.ts";
+import { freePort } from "../transport/free-port.ts";
 import { PontoonNode } from "../server/pontoon-node.ts";
 import { configurePlugins } from "./plugin-loader.ts";
 import { pluginRuntime } from "./plugin-runtime.ts";
@@ -104,19 +105,5 @@ async function until(what: string, done: () => boolean, timeoutMs: number): Prom
   while (!done()) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await Bun.sleep(20);
-  }
-}
-
-const handedOut = new Set<number>();
-
-/** A loopback port free now and not handed out before by this process. */
-async function freePort(): Promise<number> {
-  for (;;) {
-    const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-    const port = listener.port;
-    listener.stop(true);
-    if (handedOut.has(port)) continue;
-    handedOut.add(port);
-    return port;
   }
 }

@@ -6,23 +6,12 @@ import type { ClusterStatus } from "../../src/client/index.ts";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { freePort } from "../../src/transport/free-port.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const BUN = process.execPath;
 
-const handedOut = new Set<number>();
-
-/** A port free now and never handed out before in this process (the OS may offer a just-closed port again). */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-    const port = s.port;
-    s.stop(true);
-    if (handedOut.has(port)) continue;
-    handedOut.add(port);
-    return port;
-  }
-}
+export { freePort };
 
 export interface ProcessNode {
   id: string;
@@ -92,7 +81,8 @@ export class ProcessCluster {
   async startPeers(ids: string[], before = ""): Promise<void> {
     for (const id of ids) await this.define(id);
     const file = this.peersFile(ids, { before });
-    for (const id of ids) await this.start(id, {}, ["--config", file]);
+    // All at once: with one shared peers list they form one cluster in any order.
+    await Promise.all(ids.map((id) => this.start(id, {}, ["--config", file])));
     await this.leader();
   }
 

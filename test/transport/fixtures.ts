@@ -2,6 +2,7 @@
 // bounded wait on a condition (tests never sleep for a fixed time).
 
 import type { Entry, Message } from "../../src/raft/core/types.ts";
+import { FRAME_OVERHEAD } from "../../src/transport/codec.ts";
 import type { WireMessage } from "../../src/transport/types.ts";
 
 export function bytesOf(n: number, seed = 1): Uint8Array {
@@ -61,4 +62,16 @@ export async function waitFor(what: string, condition: () => boolean, timeoutMs 
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 2));
   }
+}
+
+/** A frame with a correct length, version and CRC around any kind byte and payload: it passes the framing checks and reaches the payload decoder. */
+export function framedPayload(kind: number, payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(FRAME_OVERHEAD + payload.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, out.length - 4);
+  out[4] = 1;
+  out[5] = kind;
+  out.set(payload, 6);
+  view.setUint32(out.length - 4, Bun.hash.crc32(out.subarray(4, out.length - 4)));
+  return out;
 }

@@ -6,10 +6,11 @@
 
 import { describe, expect, it } from "bun:test";
 import fc from "fast-check";
-import { FRAME_OVERHEAD, FrameKind, encodeFrame, type Frame } from "../../src/transport/codec.ts";
+import { FrameKind, encodeFrame, type Frame } from "../../src/transport/codec.ts";
 import { FrameError } from "../../src/transport/frame-error.ts";
 import { FrameDecoder } from "../../src/transport/frame-decoder.ts";
 import type { WireMessage } from "../../src/transport/types.ts";
+import { framedPayload } from "./fixtures.ts";
 
 const SEED = 20261130;
 const MAX_FRAME = 1 << 20;
@@ -60,16 +61,7 @@ const message: fc.Arbitrary<WireMessage> = fc.oneof(
 );
 
 /** A frame with a correct length, version and CRC around any kind byte and payload: it reaches the payload decoder. */
-const wellFramedJunk = fc.tuple(fc.integer({ min: 0, max: 15 }), fc.uint8Array({ maxLength: 200 })).map(([kind, payload]) => {
-  const out = new Uint8Array(FRAME_OVERHEAD + payload.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, out.length - 4);
-  out[4] = 1;
-  out[5] = kind;
-  out.set(payload, 6);
-  view.setUint32(out.length - 4, Bun.hash.crc32(out.subarray(4, out.length - 4)));
-  return out;
-});
+const wellFramedJunk = fc.tuple(fc.integer({ min: 0, max: 15 }), fc.uint8Array({ maxLength: 200 })).map(([kind, payload]) => framedPayload(kind, payload));
 
 function numbersIn(v: unknown): number[] {
   if (typeof v === "number") return [v];

@@ -8,10 +8,11 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import type { Socket } from "bun";
-import { FRAME_OVERHEAD, FrameKind, encodeFrame } from "../../src/transport/codec.ts";
+import { FrameKind, encodeFrame } from "../../src/transport/codec.ts";
 import { TcpTransport } from "../../src/transport/tcp-transport.ts";
 import type { TransportLogger } from "../../src/transport/logger.ts";
 import { ProcessCluster, waitUntil } from "../e2e/process-cluster.ts";
+import { framedPayload } from "./fixtures.ts";
 
 const cluster = new ProcessCluster();
 const IDS = ["n1", "n2", "n3"];
@@ -43,17 +44,7 @@ function f64(v: number): Uint8Array {
 }
 
 /** A frame with a correct length, version and CRC around whatever payload: it passes the framing checks. */
-function framed(kind: number, ...parts: Uint8Array[]): Uint8Array {
-  const payload = Buffer.concat(parts);
-  const out = new Uint8Array(FRAME_OVERHEAD + payload.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, out.length - 4);
-  out[4] = 1;
-  out[5] = kind;
-  out.set(payload, 6);
-  view.setUint32(out.length - 4, Bun.hash.crc32(out.subarray(4, out.length - 4)));
-  return out;
-}
+const framed = (kind: number, ...parts: Uint8Array[]): Uint8Array => framedPayload(kind, Buffer.concat(parts));
 
 /**
  * Random bytes the node must refuse at once. With a plausible length and

@@ -20,13 +20,7 @@ const YAML = ["plugins: [kv, naming, ipvs]", "naming:", "  sweepMs: 200", "ipvs:
 
 beforeAll(async () => {
   cluster = new ProcessCluster();
-  const start = async (): Promise<void> => {
-    for (const id of IDS) await cluster.define(id);
-    const file = cluster.peersFile(IDS, { name: "plugin-pages.yaml", before: YAML });
-    await Promise.all(IDS.map((id) => cluster.start(id, {}, ["--config", file])));
-    await cluster.leader();
-  };
-  [browser] = await Promise.all([launch(), start()]);
+  [browser] = await Promise.all([launch(), cluster.startPeers(IDS, YAML)]);
 }, 60_000);
 afterAll(async () => {
   await browser?.close();

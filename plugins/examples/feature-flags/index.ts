@@ -11,7 +11,7 @@ import { Elysia, t } from "elysia";
 import { PluginError, definePlugin, type Database } from "../../../src/fsm/sdk.ts";
 
 /** A flag as the table keeps it and the API answers it. */
-interface Flag {
+export interface Flag {
   name: string;
   enabled: boolean;
   /** Percentage of users (0-100) who get the flag while it is enabled. */

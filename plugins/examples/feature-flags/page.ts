@@ -5,14 +5,8 @@
 // API's refusals (a bad name, maxFlags reached) as the API words them.
 
 import type { ConsolePage, PageElement, PageField } from "../../../src/ui/web/page-api.ts";
-
-interface Flag {
-  name: string;
-  enabled: boolean;
-  rollout: number;
-  description: string;
-  version: number;
-}
+// Types only: erased when the console bundles this page, so none of the plugin's server code comes along.
+import type { Flag } from "./index.ts";
 
 const page: ConsolePage = (root, api) => {
   const el = (tag: string, attrs: Record<string, string> = {}, ...children: (PageElement | string)[]): PageElement => {
