@@ -33,6 +33,11 @@ export class ClientLimits {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
+  /** Whether requests at `rate` (default: the configured one) are limited at all: if not, admit() need not be called. */
+  limits(rate?: number): boolean {
+    return (rate ?? this.settings().requestsPerSecond) > 0;
+  }
+
   /** Takes one request from the client's bucket; throws a 429 with Retry-After when it is empty. `rate` overrides the default. */
   admit(client: string, rate?: number): void {
     const { requestsPerSecond, burst } = this.settings();
