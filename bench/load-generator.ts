@@ -10,8 +10,8 @@
 // Client i talks to urls[i % urls.length], as clients spread over members by
 // a load balancer would. Every request has a deadline (--timeout-ms), so one
 // hung request cannot stall its client; timeouts count as errors. Only
-// requests that finish within the measured window count. Prints one JSON
-// line: LoadResult.
+// requests that finish within the measured window count. Prints a line when
+// the window starts and one when it ends, then one JSON line: LoadResult.
 
 import { percentile } from "./benchmarks-file.ts";
 
@@ -32,6 +32,10 @@ export interface LoadResult {
 }
 
 type Request = (url: string, key: string, signal: AbortSignal) => Promise<Response>;
+
+/** Printed when the measured window starts and ends, before the result line. */
+export const WINDOW_START = "window start";
+export const WINDOW_END = "window end";
 
 function flag(name: string, fallback?: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -74,6 +78,9 @@ async function main(): Promise<void> {
   let firstError: string | null = null;
   const warmupEnd = performance.now() + 1000;
   const end = warmupEnd + seconds * 1000;
+  // Lines the parent may read as they come, to measure the servers' CPU over the same window.
+  setTimeout(() => console.log(WINDOW_START), warmupEnd - performance.now());
+  setTimeout(() => console.log(WINDOW_END), end - performance.now());
   const worker = async (w: number) => {
     const url = urls[w % urls.length]!;
     for (let i = w; performance.now() < end; i += clients) {
