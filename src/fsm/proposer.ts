@@ -16,6 +16,8 @@ export interface ReplicatedLog {
   apply(command: Uint8Array, options?: { timeoutMs?: number }): Promise<{ index: number; response: unknown }>;
   /** Follower: hands `payload` to the leader's onForwarded handler and returns its answer. */
   forward?(payload: Uint8Array, options?: { timeoutMs?: number }): Promise<Uint8Array>;
+  /** Whether this node leads now (a follower then forwards without trying apply first). */
+  isLeader?(): boolean;
   onForwarded?(handler: (payload: Uint8Array, timeoutMs: number) => Promise<Uint8Array>): void;
   readIndex(options?: { timeoutMs?: number }): Promise<number>;
   leaseRead(options?: { timeoutMs?: number }): Promise<number>;
@@ -72,11 +74,17 @@ export class Proposer {
     const data = encodeCommand({ plugin, command, args, timestamp: this.now() });
     const started = performance.now();
     const timeout = { timeoutMs: options.timeoutMs ?? this.options.timeoutMs?.() };
-    const { index, response } = await this.log.apply(data, timeout).catch((error: unknown) => {
-      // Not the leader, so never appended here: hand the proposal to the leader over the Raft transport.
-      if (!(error instanceof NotLeaderError) || !this.log.forward) throw error;
-      return this.log.forward(data, timeout).then(decodeForwardedResult);
-    });
+    // A follower forwards at once: apply() would refuse with a NotLeaderError,
+    // and building two errors (with their stacks) was a visible share of every
+    // write a follower takes.
+    const forward = this.log.forward && this.log.isLeader?.() === false ? this.log.forward.bind(this.log) : undefined;
+    const { index, response } = forward
+      ? await forward(data, timeout).then(decodeForwardedResult)
+      : await this.log.apply(data, timeout).catch((error: unknown) => {
+          // Not the leader (it stepped down just now), so never appended here: hand the proposal to the leader over the Raft transport.
+          if (!(error instanceof NotLeaderError) || !this.log.forward) throw error;
+          return this.log.forward(data, timeout).then(decodeForwardedResult);
+        });
     this.options.observeApply?.((performance.now() - started) / 1000);
     const outcome = response as CommandOutcome;
     if (!outcome.ok) throw new PluginError(outcome.error.code, outcome.error.message, outcome.error.status, outcome.error.details);

@@ -211,7 +211,7 @@ export class RaftNode {
    */
   async forward(payload: Uint8Array, options: CallOptions = {}): Promise<Uint8Array> {
     this.ensureOpen();
-    const leader = this.core.status().leader;
+    const leader = this.core.leader;
     if (leader === null || leader === this.id) throw this.addresses.notLeader(leader);
     return this.forwarding.request(leader, payload, this.timeout(options.timeoutMs));
   }
@@ -311,13 +311,19 @@ export class RaftNode {
     return this.snapshotter.snapshot();
   }
 
+  // state(), isLeader() and leader() are asked on every request: they read the
+  // core's fields instead of status(), which copies the progress table.
   state(): NodeState {
-    return this.closed ? "Shutdown" : this.core.status().role;
+    return this.closed ? "Shutdown" : this.core.role;
+  }
+
+  isLeader(): boolean {
+    return !this.closed && this.core.role === "Leader";
   }
 
   leader(): LeaderInfo | null {
     if (this.closed) return null;
-    const id = this.core.status().leader;
+    const id = this.core.leader;
     return id === null ? null : this.leaderInfo(id);
   }
 

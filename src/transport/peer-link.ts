@@ -201,11 +201,17 @@ export class PeerLink {
     });
   }
 
-  /** Sends issued in the same turn of the event loop (one Ready batch) go out in one write. */
+  /**
+   * Sends issued in the same turn of the event loop go out in one write. A
+   * microtask would flush after each callback instead: a follower taking
+   * writes over HTTP wrote every forwarded proposal on its own (one write per
+   * request, 11% of its loop under 64 clients). The ready loop flushes its
+   * own batches at once (flushNow).
+   */
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    queueMicrotask(() => {
+    setImmediate(() => {
       this.flushScheduled = false;
       this.flush();
     });

@@ -5,6 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "bun:test";
 import { Proposer, type ReplicatedLog } from "../../src/fsm/proposer.ts";
 import { PluginError } from "../../src/fsm/sdk.ts";
+import { NotLeaderError } from "../../src/raft/errors.ts";
 import type { PluginHost } from "../../src/fsm/plugin-host.ts";
 import { counters, fsmDir } from "./fixtures.ts";
 
@@ -62,5 +63,49 @@ describe("Proposer", () => {
     expect(invalid.code).toBe("INVALID_COMMAND");
     expect(invalid.message).toStartWith("counter.add: by: ");
     expect(log.proposed).toBe(0);
+  });
+});
+
+describe("Proposer on a follower", () => {
+  /** A leader's proposer behind a loopback log, and a follower's log that reaches it only by forwarding. */
+  function followerOf(leaderHost: PluginHost, isLeader: boolean) {
+    const leaderLog = loopbackLog(leaderHost) as ReplicatedLog & { proposed: number; handler?: (payload: Uint8Array, timeoutMs: number) => Promise<Uint8Array> };
+    leaderLog.onForwarded = (handler) => {
+      leaderLog.handler = handler;
+    };
+    new Proposer(leaderHost, leaderLog);
+    const follower = {
+      applies: 0,
+      forwards: 0,
+      isLeader: () => isLeader,
+      async apply(): Promise<{ index: number; response: unknown }> {
+        follower.applies++;
+        throw new NotLeaderError("n1", "127.0.0.1:1");
+      },
+      async forward(payload: Uint8Array, options?: { timeoutMs?: number }) {
+        follower.forwards++;
+        return leaderLog.handler!(payload, options?.timeoutMs ?? 1000);
+      },
+      readIndex: async () => 0,
+      leaseRead: async () => 0,
+    };
+    return { follower, leaderLog };
+  }
+
+  it("forwards to the leader without trying apply first, and answers with the leader's result", async () => {
+    const leaderHost = tmp.open("leader.db");
+    const { follower, leaderLog } = followerOf(leaderHost, false);
+    const proposer = new Proposer(tmp.open("follower.db"), follower);
+    expect(await proposer.propose("counter", "add", { name: "a", by: 3 })).toEqual({ index: 1, value: 3 });
+    expect([follower.applies, follower.forwards, leaderLog.proposed]).toEqual([0, 1, 1]);
+    expect(counters(leaderHost.database)).toEqual({ a: 3 });
+  });
+
+  it("still forwards when it believed it led but apply says it no longer does", async () => {
+    const leaderHost = tmp.open("leader.db");
+    const { follower } = followerOf(leaderHost, true);
+    const proposer = new Proposer(tmp.open("follower.db"), follower);
+    expect(await proposer.propose("counter", "add", { name: "b", by: 1 })).toEqual({ index: 1, value: 1 });
+    expect([follower.applies, follower.forwards]).toEqual([1, 1]);
   });
 });
