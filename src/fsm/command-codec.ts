@@ -52,8 +52,10 @@ export function encodeCommand(c: EncodedCommand): Uint8Array {
   if (plugin.length > 255 || command.length > 255) throw new CommandFormatError("plugin or command name longer than 255 bytes");
   let size = 1 + 8 + 1 + plugin.length + 1 + command.length + 4 + json.length + 4;
   for (const b of blobs) size += 4 + b.length;
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
+  // The buffer first: `.buffer` of a new typed array makes the engine move it out of its heap.
+  const buffer = new ArrayBuffer(size);
+  const out = new Uint8Array(buffer);
+  const view = new DataView(buffer);
   let at = 0;
   out[at++] = COMMAND_FORMAT_VERSION;
   view.setFloat64(at, c.timestamp);
@@ -121,7 +123,10 @@ export function decodeCommand(data: Uint8Array): EncodedCommand {
     const length = view.getUint32(at);
     at += 4;
     need(length);
-    blobs.push(data.slice(at, at + length));
+    // A plain Uint8Array, even when `data` is a Buffer (as off a socket): a
+    // Buffer's toJSON would turn each byte into a JSON number whenever the
+    // command is encoded again (a leader re-stamps every forwarded one).
+    blobs.push(new Uint8Array(data.subarray(at, at + length)));
     at += length;
   }
   if (at !== data.length) throw new CommandFormatError(`${data.length - at} trailing bytes`);

@@ -70,6 +70,15 @@ describe("command codec: round trip", () => {
     const decoded = decodeCommand(encodeCommand({ plugin: "kv", command: "put", args: { value: Buffer.from([0, 1, 255]) }, timestamp: 1 }));
     expect((decoded.args as { value: unknown }).value).toEqual(Uint8Array.of(0, 1, 255));
   });
+
+  // Commands arrive off sockets as Buffers, and a leader encodes every forwarded one again:
+  // a Buffer blob would go through Buffer.toJSON (a number per byte) each time.
+  it("decodes the blobs of a command held in a Buffer as plain Uint8Arrays", () => {
+    const wire = Buffer.from(encodeCommand({ plugin: "kv", command: "put", args: { value: allBytes }, timestamp: 1 }));
+    const value = (decodeCommand(wire).args as { value: Uint8Array }).value;
+    expect(value.constructor).toBe(Uint8Array);
+    expect([...value]).toEqual([...allBytes]);
+  });
 });
 
 describe("command codec: malformed input", () => {
