@@ -118,7 +118,8 @@ export class TcpTransport implements Transport {
       this.o.logger.warn("dropped a message larger than maxFrameBytes", { to: to.id, type: message.type, bytes: frame.length, max: this.o.maxFrameBytes });
       return;
     }
-    this.link(to).send(frame, message.type === "snapshot");
+    // Forwarded proposals and answers come one per HTTP callback: let a turn's worth share a write.
+    this.link(to).send(frame, message.type === "snapshot", message.type === "forward" || message.type === "forwardResp");
   }
 
   flush(): void {
