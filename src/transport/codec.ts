@@ -179,7 +179,8 @@ export function encodeFrame(m: Frame): Uint8Array {
   const to = cachedUtf8(m.type === "hello" ? "" : m.to);
   const configJson = m.type === "snapshot" ? configurationJson(m.meta.configuration) : null;
   const payload = 4 + from.length + 4 + to.length + 8 + bodySize(m, configJson);
-  // The buffer first: `.buffer` of a new typed array makes the engine move it out of its heap.
+  // The buffer first: reading `.buffer` of a new small typed array makes the
+  // engine give it a separate ArrayBuffer (see encodeCommand).
   const out = new Uint8Array(new ArrayBuffer(FRAME_OVERHEAD + payload));
   const w = new ByteWriter(out, 0);
   w.u32(out.length - 4);
