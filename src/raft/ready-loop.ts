@@ -85,6 +85,7 @@ export class ReadyLoop {
     if (rd.committed.length > 0) {
       this.committedTerm = rd.committed[rd.committed.length - 1]!.term;
       await applier.apply(rd.committed);
+      this.o.snapshotter.applied();
     }
     for (const id of rd.failedReads) futures.readFailed(id);
     for (const { id, index } of rd.readStates) futures.readConfirmed(id, index, applier.applied);

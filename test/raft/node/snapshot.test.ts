@@ -53,6 +53,20 @@ describe("Snapshot", () => {
     }
   });
 
+  it("snapshots as soon as the threshold is reached by applying, not at the next interval check", async () => {
+    // The interval check would come only after a minute: a write-heavy node must not hold a minute of log.
+    const c = await makeCluster(1, { snapshotThreshold: 20, snapshotIntervalMs: 60_000, trailingLogs: 0 });
+    try {
+      const leader = await c.leader();
+      await applyMany(leader, "t", 45);
+      await waitFor("a snapshot taken on reaching the threshold", () => leader.stats().snapshotIndex >= 20);
+      await applyMany(leader, "u", 30);
+      await waitFor("another one 20 entries later", () => leader.stats().snapshotIndex >= 40);
+    } finally {
+      await c.shutdown();
+    }
+  });
+
   it("takes a new snapshot policy at once (the YAML reloads it live)", async () => {
     // Checks once a minute, at 8,192 entries: nothing would happen in this test.
     const c = await makeCluster(1, { snapshotThreshold: 8192, snapshotIntervalMs: 60_000, trailingLogs: 0 });
