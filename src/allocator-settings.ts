@@ -11,7 +11,8 @@
 // 20-25% with MIMALLOC_PURGE_DELAY=-1 (medians 2,617 -> 3,273/s; 2,815 ->
 // 3,435/s against a 10 s delay; a 1 s delay or MADV_FREE changed nothing).
 // The cost: a node's resident memory stays at its high-water mark (after 60 s
-// of 64 writing clients, 276-334 MiB per node, against 172-326 MiB).
+// of 64 writing clients, 200-257 MiB per node; with the default, 127-165 MiB,
+// and 103-136 MiB once idle again).
 //
 // Set MIMALLOC_PURGE_DELAY yourself (any value, in ms; mimalloc's default is
 // 10) and the node starts as it is, without the restart.
