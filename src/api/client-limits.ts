@@ -34,7 +34,7 @@ export class ClientLimits {
   ) {}
 
   /** Whether requests at `rate` (default: the configured one) are limited at all: if not, admit() need not be called. */
-  limits(rate?: number): boolean {
+  isLimited(rate?: number): boolean {
     return (rate ?? this.settings().requestsPerSecond) > 0;
   }
 

@@ -60,7 +60,7 @@ export function frontDoor(app: { handle(request: Request): Promise<Response> }, 
         // Without auth a client is its IP, and a request a follower forwarded comes from the
         // follower's: the follower counted it against its real client already.
         const forwardedAnonymously = !access.enabled && request.headers.has(FORWARDED_HEADER);
-        const limited = deps.limits.limits(principal.requestsPerSecond);
+        const limited = deps.limits.isLimited(principal.requestsPerSecond);
         // Only when a limit applies: the client's address costs a system call per request.
         if (!forwardedAnonymously && (limited || longPoll)) {
           const client = access.enabled ? principal.name : (server?.requestIP(request)?.address ?? "unknown");

@@ -74,17 +74,19 @@ export class Proposer {
     const data = encodeCommand({ plugin, command, args, timestamp: this.now() });
     const started = performance.now();
     const timeout = { timeoutMs: options.timeoutMs ?? this.options.timeoutMs?.() };
+    // Hands the proposal to the leader over the Raft transport.
+    const forward = () => this.log.forward!(data, timeout).then(decodeForwardedResult);
     // A follower forwards at once: apply() would refuse with a NotLeaderError,
     // and building two errors (with their stacks) was a visible share of every
     // write a follower takes.
-    const forward = this.log.forward && this.log.isLeader?.() === false ? this.log.forward.bind(this.log) : undefined;
-    const { index, response } = forward
-      ? await forward(data, timeout).then(decodeForwardedResult)
-      : await this.log.apply(data, timeout).catch((error: unknown) => {
-          // Not the leader (it stepped down just now), so never appended here: hand the proposal to the leader over the Raft transport.
-          if (!(error instanceof NotLeaderError) || !this.log.forward) throw error;
-          return this.log.forward(data, timeout).then(decodeForwardedResult);
-        });
+    const { index, response } =
+      this.log.forward && this.log.isLeader?.() === false
+        ? await forward()
+        : await this.log.apply(data, timeout).catch((error: unknown) => {
+            // Not the leader (it stepped down just now), so never appended here.
+            if (!(error instanceof NotLeaderError) || !this.log.forward) throw error;
+            return forward();
+          });
     this.options.observeApply?.((performance.now() - started) / 1000);
     const outcome = response as CommandOutcome;
     if (!outcome.ok) throw new PluginError(outcome.error.code, outcome.error.message, outcome.error.status, outcome.error.details);

@@ -60,10 +60,7 @@ export class Snapshotter {
    * threshold changed by a reload.
    */
   applied(): void {
-    const { core, applier, threshold, intervalMs } = this.o;
-    if (this.stopped || this.running || intervalMs <= 0) return;
-    if (applier.snapshotPoint.index - (core.snapshot?.meta.index ?? 0) < threshold) return;
-    void this.automatic();
+    if (this.o.intervalMs > 0 && !this.stopped && !this.running && this.due()) void this.automatic();
   }
 
   /** No new snapshot starts; resolves once the one in flight (if any) has finished. */
@@ -97,10 +94,14 @@ export class Snapshotter {
     this.o.logger.info("installed a snapshot from the leader", { index: snap.meta.index, term: snap.meta.term, bytes: snap.data.length });
   }
 
-  private async automatic(): Promise<void> {
+  /** Whether `threshold` entries were applied since the newest snapshot. */
+  private due(): boolean {
     const { core, applier, threshold } = this.o;
-    if (this.stopped || this.running) return;
-    if (applier.snapshotPoint.index - core.status().snapshotIndex < threshold) return;
+    return applier.snapshotPoint.index - (core.snapshot?.meta.index ?? 0) >= threshold;
+  }
+
+  private async automatic(): Promise<void> {
+    if (this.stopped || this.running || !this.due()) return;
     try {
       await this.snapshot();
     } catch (error) {

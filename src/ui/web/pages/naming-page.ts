@@ -13,37 +13,14 @@ import { ApiFailure, call, callJson } from "../api.ts";
 import { h, type El } from "../dom.ts";
 import { liveRead, type LiveRead } from "../live.ts";
 import { errorParts, Notice, type View } from "../widgets.ts";
+import type { Rules as NamingRules } from "../../../../plugins/naming/commands.ts";
+import type { TtlClock } from "../../../../plugins/naming/heartbeats.ts";
+import type { present } from "../../../../plugins/naming/routes.ts";
+import type { ServiceSummary } from "../../../../plugins/naming/store.ts";
 
-interface TtlClock {
-  lastSignAgoMs: number;
-  dueInMs: number;
-  due: "critical" | "remove";
-}
-
-interface Instance {
-  id: string;
-  address: string;
-  port: number;
-  weight: number;
-  tags: string[];
-  meta: Record<string, string>;
-  status: "passing" | "critical";
-  health: { ttl: "passing" | "critical" | null; check: "passing" | "critical" | null; checkOutput: string };
-  ttlMs: number | null;
-  ttlClock: TtlClock | null;
-}
-
-interface ServiceSummary {
-  name: string;
-  instances: number;
-  passing: number;
-  tags: string[];
-}
-
-interface Rules {
-  subsets: { name: string; tags?: string[]; meta?: Record<string, string>; weight: number }[];
-  modifyIndex: number;
-}
+// The plugin's own types, as its routes answer them (types only: the page bundle holds no server code).
+type Instance = ReturnType<typeof present> & { ttlClock: TtlClock | null };
+type Rules = NamingRules & { modifyIndex: number };
 
 /** How long a service's blocking query waits: also how old its countdown's basis may get. */
 const SERVICE_WAIT = "2s";
